@@ -1,0 +1,173 @@
+//! The one error type of wx-stats, and its JSON shape.
+//!
+//! Every failure, whichever door it happens behind, is reported as
+//! `{"error":{"type":"…","reason":"…"},"status":N}`, modelled on Elasticsearch's own errors so
+//! that a client which already understands Elasticsearch understands us too.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+/// Everything that can go wrong between a request and its answer.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A configuration variable is missing or malformed; start-up stops with this message.
+    #[error("{variable}: {reason}")]
+    Config {
+        /// The environment variable at fault, e.g. `ES_TIMEOUT`.
+        variable: &'static str,
+        /// What was wrong with it (never its value when the value is a secret).
+        reason: String,
+    },
+    /// A request parameter is unknown or has a bad value.
+    #[error("parameter `{parameter}`: {reason}")]
+    BadRequest {
+        /// The parameter at fault, e.g. `hours`.
+        parameter: String,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// Elasticsearch could not be reached at all (refused, reset, name not resolved).
+    #[error("cannot reach Elasticsearch at {host}: {reason}")]
+    Unavailable {
+        /// The Elasticsearch address, without credentials.
+        host: String,
+        /// The transport's own description of the failure.
+        reason: String,
+    },
+    /// Elasticsearch did not answer within `ES_TIMEOUT`.
+    #[error("Elasticsearch at {host} did not answer within {}", humanize(*.timeout))]
+    Timeout {
+        /// The Elasticsearch address, without credentials.
+        host: String,
+        /// The limit that was exceeded.
+        timeout: Duration,
+    },
+    /// Elasticsearch answered with an error status; its own `type` and `reason` are kept.
+    #[error("Elasticsearch answered {status}: {es_type}: {reason}")]
+    Elasticsearch {
+        /// The HTTP status Elasticsearch answered with.
+        status: u16,
+        /// Elasticsearch's error type, e.g. `illegal_argument_exception`.
+        es_type: String,
+        /// Elasticsearch's reason, from the root cause when it has one.
+        reason: String,
+    },
+    /// Something that should not happen did (a bug, or a response we cannot read).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> u16 {
+        match self {
+            Error::BadRequest { .. } => 400,
+            Error::Unavailable { .. } => 503,
+            Error::Timeout { .. } => 504,
+            // The query we sent was refused or failed upstream: we are a gateway, so 502.
+            Error::Elasticsearch { .. } => 502,
+            Error::Config { .. } | Error::Internal(_) => 500,
+        }
+    }
+
+    /// The error's `type`, in Elasticsearch's snake_case style.
+    pub fn error_type(&self) -> &str {
+        match self {
+            Error::Config { .. } => "configuration_error",
+            Error::BadRequest { .. } => "invalid_parameter",
+            Error::Unavailable { .. } => "elasticsearch_unavailable",
+            Error::Timeout { .. } => "elasticsearch_timeout",
+            Error::Elasticsearch { es_type, .. } => es_type,
+            Error::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The JSON body: `{"error":{"type":"…","reason":"…"},"status":N}`.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "error": { "type": self.error_type(), "reason": self.to_string() },
+            "status": self.status(),
+        })
+    }
+
+    /// Shorthand for a [`Error::BadRequest`].
+    pub fn bad_request(parameter: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::BadRequest {
+            parameter: parameter.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// `20s`, `1500ms`: the same spelling `ES_TIMEOUT` accepts.
+pub(crate) fn humanize(duration: Duration) -> String {
+    if duration.subsec_millis() == 0 {
+        format!("{}s", duration.as_secs())
+    } else {
+        format!("{}ms", duration.as_millis())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all_variants() -> Vec<Error> {
+        vec![
+            Error::Config {
+                variable: "ES_TIMEOUT",
+                reason: "bad".into(),
+            },
+            Error::bad_request("hours", "must be a whole number"),
+            Error::Unavailable {
+                host: "http://h:1".into(),
+                reason: "refused".into(),
+            },
+            Error::Timeout {
+                host: "http://h:1".into(),
+                timeout: Duration::from_millis(1500),
+            },
+            Error::Elasticsearch {
+                status: 400,
+                es_type: "illegal_argument_exception".into(),
+                reason: "no".into(),
+            },
+            Error::Internal("boom".into()),
+        ]
+    }
+
+    #[test]
+    fn every_variant_has_the_one_json_shape() {
+        for error in all_variants() {
+            let body = error.to_json();
+            assert_eq!(body["status"], error.status(), "{error:?}");
+            assert_eq!(body["error"]["type"], error.error_type(), "{error:?}");
+            assert_eq!(body["error"]["reason"], error.to_string(), "{error:?}");
+            assert_eq!(body.as_object().map(|o| o.len()), Some(2), "{error:?}");
+        }
+    }
+
+    #[test]
+    fn statuses_follow_the_failure() {
+        let statuses: Vec<u16> = all_variants().iter().map(Error::status).collect();
+        assert_eq!(statuses, [500, 400, 503, 504, 502, 500]);
+    }
+
+    #[test]
+    fn messages_name_what_failed() {
+        let timeout = Error::Timeout {
+            host: "http://h:1".into(),
+            timeout: Duration::from_millis(1500),
+        };
+        assert_eq!(
+            timeout.to_string(),
+            "Elasticsearch at http://h:1 did not answer within 1500ms"
+        );
+        let config = Error::Config {
+            variable: "ES_TIMEOUT",
+            reason: "not a duration".into(),
+        };
+        assert_eq!(config.to_string(), "ES_TIMEOUT: not a duration");
+    }
+}

@@ -1,0 +1,216 @@
+//! The Elasticsearch client: built from [`Config`] without touching the network, and a
+//! `search` that turns every way a request can fail into a distinct [`Error`].
+
+use std::time::Duration;
+
+use elasticsearch::auth::Credentials as EsCredentials;
+use elasticsearch::cert::{Certificate, CertificateValidation};
+use elasticsearch::http::transport::{
+    CloudConnectionPool, SingleNodeConnectionPool, TransportBuilder,
+};
+use elasticsearch::{Elasticsearch, SearchParts};
+use serde_json::Value;
+
+use crate::config::{Config, Credentials, Endpoint};
+use crate::error::Error;
+
+/// A configured Elasticsearch client. Cheap to clone; building it makes no network call.
+#[derive(Clone, Debug)]
+pub struct EsClient {
+    client: Elasticsearch,
+    host: String,
+    index: String,
+    timeout: Duration,
+}
+
+impl EsClient {
+    /// Builds the client. Fails only on local problems, such as an unreadable `ES_CA_CERT`.
+    pub fn new(config: &Config) -> Result<Self, Error> {
+        let mut builder = match &config.endpoint {
+            Endpoint::Url(url) => TransportBuilder::new(SingleNodeConnectionPool::new(url.clone())),
+            Endpoint::CloudId(id) => TransportBuilder::new(
+                CloudConnectionPool::new(id)
+                    .map_err(|e| config_error("ES_CLOUD_ID", e.to_string()))?,
+            ),
+        };
+        builder = builder.timeout(config.timeout).disable_proxy();
+        match &config.credentials {
+            Some(Credentials::Basic { username, password }) => {
+                builder = builder.auth(EsCredentials::Basic(
+                    username.clone(),
+                    password.expose().to_string(),
+                ));
+            }
+            Some(Credentials::ApiKey(key)) => {
+                builder = builder.auth(EsCredentials::EncodedApiKey(key.expose().to_string()))
+            }
+            None => {}
+        }
+        if let Some(path) = &config.ca_cert {
+            let pem = std::fs::read(path).map_err(|e| {
+                config_error("ES_CA_CERT", format!("cannot read {}: {e}", path.display()))
+            })?;
+            let cert = Certificate::from_pem(&pem).map_err(|e| {
+                config_error(
+                    "ES_CA_CERT",
+                    format!("{} is not a PEM certificate: {e}", path.display()),
+                )
+            })?;
+            builder = builder.cert_validation(CertificateValidation::Full(cert));
+        }
+        let transport = builder
+            .build()
+            .map_err(|e| Error::Internal(format!("cannot build the Elasticsearch client: {e}")))?;
+        Ok(EsClient {
+            client: Elasticsearch::new(transport),
+            host: config.host(),
+            index: config.index.clone(),
+            timeout: config.timeout,
+        })
+    }
+
+    /// The address, safe to show: it never carries credentials.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The underlying client, for the few callers that need other APIs (the sample loader).
+    pub fn client(&self) -> &Elasticsearch {
+        &self.client
+    }
+
+    /// Runs a search on the configured index and returns Elasticsearch's response text untouched.
+    pub async fn search(&self, body: &Value) -> Result<String, Error> {
+        let indices: Vec<&str> = self.index.split(',').collect();
+        let response = self
+            .client
+            .search(SearchParts::Index(&indices))
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| self.transport_error(&e))?;
+        let status = response.status_code().as_u16();
+        let text = response
+            .text()
+            .await
+            .map_err(|e| self.transport_error(&e))?;
+        if status >= 400 {
+            return Err(elasticsearch_error(status, &text));
+        }
+        Ok(text)
+    }
+
+    /// A failure before any status arrived: too slow, or not reachable at all.
+    pub fn transport_error(&self, error: &elasticsearch::Error) -> Error {
+        if error.is_timeout() {
+            return Error::Timeout {
+                host: self.host.clone(),
+                timeout: self.timeout,
+            };
+        }
+        Error::Unavailable {
+            host: self.host.clone(),
+            reason: root_cause(error),
+        }
+    }
+}
+
+fn config_error(variable: &'static str, reason: String) -> Error {
+    Error::Config { variable, reason }
+}
+
+/// The innermost message, e.g. "Connection refused (os error 111)", rather than the outer
+/// "error sending request for url (…)".
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    cause.to_string()
+}
+
+/// Keeps Elasticsearch's own `type` and `reason`, preferring the root cause: for a failed
+/// aggregation the top level only says "all shards failed".
+pub fn elasticsearch_error(status: u16, body: &str) -> Error {
+    let parsed: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    let error = &parsed["error"];
+    let detail = error["root_cause"]
+        .get(0)
+        .filter(|cause| cause["reason"].is_string())
+        .unwrap_or(error);
+    let text = |v: &Value| v.as_str().map(str::to_string);
+    let (es_type, reason) = match (text(&detail["type"]), text(&detail["reason"]), text(error)) {
+        (Some(es_type), Some(reason), _) => (es_type, reason),
+        // Some proxies and old versions answer with a plain string error.
+        (_, _, Some(message)) => ("elasticsearch_error".to_string(), message),
+        _ => (
+            "elasticsearch_error".to_string(),
+            body.chars().take(500).collect(),
+        ),
+    };
+    Error::Elasticsearch {
+        status,
+        es_type,
+        reason,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_cause_wins_over_all_shards_failed() {
+        let body = r#"{"error":{"root_cause":[{"type":"illegal_argument_exception","reason":"Field [x] of type [keyword] is not supported for aggregation [histogram]"}],"type":"search_phase_execution_exception","reason":"all shards failed"},"status":400}"#;
+        let error = elasticsearch_error(400, body);
+        assert_eq!(error.error_type(), "illegal_argument_exception");
+        assert!(
+            error
+                .to_string()
+                .contains("is not supported for aggregation"),
+            "{error}"
+        );
+        assert_eq!(error.status(), 502);
+    }
+
+    #[test]
+    fn odd_error_bodies_still_give_an_error() {
+        assert_eq!(
+            elasticsearch_error(500, r#"{"error":"boom"}"#).to_string(),
+            "Elasticsearch answered 500: elasticsearch_error: boom"
+        );
+        assert!(
+            elasticsearch_error(502, "<html>bad gateway</html>")
+                .to_string()
+                .contains("bad gateway")
+        );
+        let no_cause = elasticsearch_error(
+            404,
+            r#"{"error":{"type":"index_not_found_exception","reason":"no such index [x]"},"status":404}"#,
+        );
+        assert_eq!(no_cause.error_type(), "index_not_found_exception");
+    }
+
+    #[test]
+    fn building_makes_no_network_call() {
+        // Port 1 is closed: building must still succeed, since nothing is sent yet.
+        let config =
+            Config::from_lookup(|k| (k == "HOST").then(|| "127.0.0.1:1".to_string())).unwrap();
+        let client = EsClient::new(&config).unwrap();
+        assert_eq!(client.host(), "http://127.0.0.1:1");
+    }
+
+    #[test]
+    fn a_missing_ca_cert_names_the_variable() {
+        let config =
+            Config::from_lookup(|k| (k == "ES_CA_CERT").then(|| "/nonexistent/ca.pem".to_string()))
+                .unwrap();
+        let error = EsClient::new(&config).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("ES_CA_CERT: cannot read /nonexistent/ca.pem"),
+            "{error}"
+        );
+    }
+}

@@ -1,0 +1,150 @@
+//! Shared by the integration tests: the real Elasticsearch started by
+//! `tests/elasticsearch/start`, test indices on it, and the built binaries.
+#![allow(dead_code)] // each test binary uses its own part of this module
+
+use std::process::{Command, Output};
+use std::time::{Duration, SystemTime};
+
+use serde_json::{Value, json};
+
+/// Where the test Elasticsearch is: `TEST_ES_URL`, as `tests/run` sets it.
+pub fn es_url() -> String {
+    std::env::var("TEST_ES_URL").unwrap_or_else(|_| "http://127.0.0.1:9200".to_string())
+}
+
+/// `host:port` of the test Elasticsearch, the way `HOST` spells it.
+pub fn es_host() -> String {
+    es_url()
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string()
+}
+
+/// Fails the test with a clear message when no Elasticsearch answers: these tests never skip.
+pub async fn require_es() -> reqwest::Client {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    match client
+        .get(format!("{}/_cluster/health", es_url()))
+        .send()
+        .await
+    {
+        Ok(response) if response.status().is_success() => client,
+        outcome => panic!(
+            "no Elasticsearch at {} ({outcome:?}). Start one with `tests/elasticsearch/start` and set \
+             TEST_ES_URL to the ES_URL it prints, or run the whole suite with `tests/run`.",
+            es_url()
+        ),
+    }
+}
+
+/// A test's own index, named after the test and the process so that runs never collide.
+pub struct TestIndex {
+    /// The index name, e.g. `wx-rtbeat-test-cli-1234`.
+    pub name: String,
+    client: reqwest::Client,
+}
+
+impl TestIndex {
+    /// Creates the index afresh with the station's mapping.
+    pub async fn create(label: &str) -> TestIndex {
+        let client = require_es().await;
+        let name = format!("wx-rtbeat-test-{label}-{}", std::process::id());
+        let url = format!("{}/{name}", es_url());
+        client.delete(&url).send().await.unwrap();
+        let response = client
+            .put(&url)
+            .json(&wx_stats::sample::mapping())
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "create {name}: {}",
+            response.text().await.unwrap()
+        );
+        TestIndex { name, client }
+    }
+
+    /// Indexes one observation per `(age, temperature)` and waits until they are searchable.
+    pub async fn add(&self, observations: &[(Duration, f64)]) {
+        let now = SystemTime::now();
+        let mut bulk = String::new();
+        for (seq, (age, temperature)) in observations.iter().enumerate() {
+            let doc = wx_stats::sample::observation(now - *age, seq as u64, *temperature);
+            bulk.push_str(&json!({ "index": { "_index": self.name } }).to_string());
+            bulk.push('\n');
+            bulk.push_str(&doc.to_string());
+            bulk.push('\n');
+        }
+        let url = format!("{}/_bulk?refresh=true", es_url());
+        let response = self
+            .client
+            .post(url)
+            .header("content-type", "application/x-ndjson")
+            .body(bulk)
+            .send()
+            .await
+            .unwrap();
+        let summary: Value = response.json().await.unwrap();
+        assert_eq!(summary["errors"], json!(false), "bulk: {summary}");
+    }
+
+    /// What Elasticsearch itself answers to `body` on this index.
+    pub async fn search(&self, body: &Value) -> Value {
+        let url = format!("{}/{}/_search", es_url(), self.name);
+        self.client
+            .post(url)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Removes the index.
+    pub async fn delete(self) {
+        self.client
+            .delete(format!("{}/{}", es_url(), self.name))
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+/// Runs a built binary of this package with exactly `env` added to a cleared environment.
+pub fn run(binary: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(binary);
+    command
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    command.envs(env.iter().copied());
+    command.output().unwrap()
+}
+
+/// The response without `took`, the one field that differs from run to run.
+pub fn without_took(mut response: Value) -> Value {
+    if let Some(object) = response.as_object_mut() {
+        object.remove("took");
+    }
+    response
+}
+
+/// The original function's body, copied from its source.
+pub fn original_body() -> Value {
+    serde_json::from_str(r#"{"size":0,"aggs":{"temps":{"histogram":{"field":"rxtxMsg.payload.currently.temperature","interval":2}}},"query":{"range":{"@timestamp":{"gt":"now-24h"}}}}"#).unwrap()
+}
+
+/// `hits.total` as a number: ES 7+ answers `{"value":N}`, older ones a plain number.
+pub fn total_hits(response: &Value) -> u64 {
+    let total = &response["hits"]["total"];
+    total["value"]
+        .as_u64()
+        .or_else(|| total.as_u64())
+        .unwrap_or_else(|| panic!("no hits.total in {response}"))
+}
