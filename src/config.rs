@@ -195,6 +195,11 @@ fn credentials(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Credentia
 
 /// Parses `20s`, `1500ms` or plain seconds (`20`), the spellings `ES_TIMEOUT` accepts.
 pub fn parse_timeout(text: &str) -> Result<Duration, Error> {
+    parse_duration("ES_TIMEOUT", text)
+}
+
+/// Parses a duration variable: `20s`, `1500ms` or plain seconds, more than 0 and at most an hour.
+pub fn parse_duration(variable: &'static str, text: &str) -> Result<Duration, Error> {
     let text = text.trim();
     let (number, millis_per_unit) = if let Some(n) = text.strip_suffix("ms") {
         (n, 1)
@@ -210,13 +215,13 @@ pub fn parse_timeout(text: &str) -> Result<Duration, Error> {
         .and_then(|n| n.checked_mul(millis_per_unit))
         .ok_or_else(|| {
             config_error(
-                "ES_TIMEOUT",
+                variable,
                 format!("{text:?} is not a duration; use e.g. 20s, 1500ms or 20"),
             )
         })?;
     if millis == 0 || millis > 3_600_000 {
         return Err(config_error(
-            "ES_TIMEOUT",
+            variable,
             "must be more than 0 and at most 1 hour",
         ));
     }

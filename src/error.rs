@@ -27,6 +27,15 @@ pub enum Error {
         /// What was wrong with it.
         reason: String,
     },
+    /// The request carries a CloudEvent that is malformed or unsupported.
+    #[error("malformed CloudEvent: {0}")]
+    BadEvent(String),
+    /// The method is not one the path answers.
+    #[error("method not allowed here; use GET, POST or OPTIONS")]
+    MethodNotAllowed,
+    /// The function ran longer than its platform allows (Kubeless's `FUNC_TIMEOUT`).
+    #[error("the function did not finish within {}", humanize(*.0))]
+    FunctionTimeout(Duration),
     /// Elasticsearch could not be reached at all (refused, reset, name not resolved).
     #[error("cannot reach Elasticsearch at {host}: {reason}")]
     Unavailable {
@@ -62,7 +71,9 @@ impl Error {
     /// The HTTP status this error is answered with.
     pub fn status(&self) -> u16 {
         match self {
-            Error::BadRequest { .. } => 400,
+            Error::BadRequest { .. } | Error::BadEvent(_) => 400,
+            Error::MethodNotAllowed => 405,
+            Error::FunctionTimeout(_) => 408,
             Error::Unavailable { .. } => 503,
             Error::Timeout { .. } => 504,
             // The query we sent was refused or failed upstream: we are a gateway, so 502.
@@ -76,6 +87,9 @@ impl Error {
         match self {
             Error::Config { .. } => "configuration_error",
             Error::BadRequest { .. } => "invalid_parameter",
+            Error::BadEvent(_) => "invalid_cloudevent",
+            Error::MethodNotAllowed => "method_not_allowed",
+            Error::FunctionTimeout(_) => "function_timeout",
             Error::Unavailable { .. } => "elasticsearch_unavailable",
             Error::Timeout { .. } => "elasticsearch_timeout",
             Error::Elasticsearch { es_type, .. } => es_type,
@@ -120,6 +134,9 @@ mod tests {
                 reason: "bad".into(),
             },
             Error::bad_request("hours", "must be a whole number"),
+            Error::BadEvent("no id".into()),
+            Error::MethodNotAllowed,
+            Error::FunctionTimeout(Duration::from_secs(1)),
             Error::Unavailable {
                 host: "http://h:1".into(),
                 reason: "refused".into(),
@@ -151,7 +168,7 @@ mod tests {
     #[test]
     fn statuses_follow_the_failure() {
         let statuses: Vec<u16> = all_variants().iter().map(Error::status).collect();
-        assert_eq!(statuses, [500, 400, 503, 504, 502, 500]);
+        assert_eq!(statuses, [500, 400, 400, 405, 408, 503, 504, 502, 500]);
     }
 
     #[test]

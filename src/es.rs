@@ -69,6 +69,11 @@ impl EsClient {
         })
     }
 
+    /// Reads [`Config`] through `lookup` and builds the client: what every door does at start-up.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        Self::new(&Config::from_lookup(lookup)?)
+    }
+
     /// The address, safe to show: it never carries credentials.
     pub fn host(&self) -> &str {
         &self.host

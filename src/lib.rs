@@ -3,9 +3,13 @@
 //! One path for data, whichever door a request comes through:
 //!
 //! ```text
-//! request ─► door (src/bin/*) ─► StatsQuery ─► EsClient::search ─► response
+//! request ─► door (src/bin/*) ─► app::router ─► StatsQuery ─► EsClient::search ─► response
 //! ```
 //!
+//! - The doors in `src/bin/` read their platform's variables ([`door`]), build the shared state
+//!   and serve: [`serve`] for the HTTP doors. They hold no query, Elasticsearch or formatting logic.
+//! - [`app`] is the one axum Router every HTTP door serves; [`metrics`] are Kubeless's metrics;
+//!   [`cloudevent`] reads and answers CloudEvents.
 //! - [`config`] reads the environment through a lookup function, so it is pure.
 //! - [`query`] holds [`query::StatsQuery`], whose default is the original function's query.
 //! - [`es`] builds the Elasticsearch client and maps every failure to an [`error::Error`].
@@ -13,13 +17,19 @@
 //! - [`sample`] writes observations shaped like the station's, for trying wx-stats out.
 //! - [`telemetry`] sets up logging.
 //!
-//! The core knows no platform: none of these modules imports an HTTP framework or a FaaS runtime.
+//! The core (config, query, es, error, sample) knows no platform: it imports neither axum nor a
+//! FaaS runtime.
 
+pub mod app;
+pub mod cloudevent;
 pub mod config;
+pub mod door;
 pub mod error;
 pub mod es;
+pub mod metrics;
 pub mod query;
 pub mod sample;
+pub mod serve;
 pub mod telemetry;
 
 pub use config::Config;

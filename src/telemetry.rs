@@ -1,19 +1,34 @@
-//! Logging. Logs go to stderr as text, or as JSON lines when `LOG_FORMAT=json`; `RUST_LOG`
-//! picks the level.
+//! Logging. `RUST_LOG` picks the level. The CLI and Kubeless log text to stderr, or JSON lines
+//! when `LOG_FORMAT=json`; Knative always logs JSON lines to stdout, where its log collectors
+//! look, each carrying the fields of the span it was written in (`K_SERVICE`, …).
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
-/// Installs the global subscriber. `default_level` applies when `RUST_LOG` is unset.
+/// Text (or JSON with `LOG_FORMAT=json`) on stderr. `default_level` applies when `RUST_LOG` is unset.
 pub fn init(default_level: &str) {
+    let json = std::env::var("LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    install(default_level, json, BoxMakeWriter::new(std::io::stderr));
+}
+
+/// JSON lines on stdout.
+pub fn init_json_stdout(default_level: &str) {
+    install(default_level, true, BoxMakeWriter::new(std::io::stdout));
+}
+
+fn install(default_level: &str, json: bool, writer: BoxMakeWriter) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let json = std::env::var("LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+        .with_writer(writer);
     // A second init (e.g. in tests) is harmless, so its error is ignored.
     let _ = if json {
-        builder.json().try_init()
+        builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init()
     } else {
         builder.try_init()
     };

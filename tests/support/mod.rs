@@ -2,6 +2,8 @@
 //! `tests/elasticsearch/start`, test indices on it, and the built binaries.
 #![allow(dead_code)] // each test binary uses its own part of this module
 
+pub mod server;
+
 use std::process::{Command, Output};
 use std::time::{Duration, SystemTime};
 
@@ -60,6 +62,23 @@ impl TestIndex {
             .send()
             .await
             .unwrap();
+        assert!(
+            response.status().is_success(),
+            "create {name}: {}",
+            response.text().await.unwrap()
+        );
+        TestIndex { name, client }
+    }
+
+    /// Creates the index with `temperature` mapped as a keyword, which a histogram cannot use.
+    pub async fn create_unaggregatable(label: &str) -> TestIndex {
+        let client = require_es().await;
+        let name = format!("wx-rtbeat-test-{label}-{}", std::process::id());
+        let url = format!("{}/{name}", es_url());
+        client.delete(&url).send().await.unwrap();
+        let mapping = json!({"mappings": {"properties": {"rxtxMsg": {"properties": {"payload": {"properties": {
+            "currently": {"properties": {"temperature": {"type": "keyword"}}}}}}}}}});
+        let response = client.put(&url).json(&mapping).send().await.unwrap();
         assert!(
             response.status().is_success(),
             "create {name}: {}",
@@ -147,4 +166,44 @@ pub fn total_hits(response: &Value) -> u64 {
         .as_u64()
         .or_else(|| total.as_u64())
         .unwrap_or_else(|| panic!("no hits.total in {response}"))
+}
+
+/// A GET or POST to a door: status, content type and body.
+pub async fn fetch(method: &str, url: &str) -> (u16, String, String) {
+    let client = reqwest::Client::new();
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let response = client.request(method, url).send().await.unwrap();
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (status, content_type, response.text().await.unwrap())
+}
+
+/// Checks the JSON error shape `{"error":{"type","reason"},"status"}` and returns the type.
+pub fn error_type(body: &str, status: u16) -> String {
+    let json: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    assert_eq!(json["status"], status, "{body}");
+    assert!(json["error"]["reason"].is_string(), "{body}");
+    json["error"]["type"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error.type in {body}"))
+        .to_string()
+}
+
+/// The CLI's output for `index`, parsed.
+pub fn cli_output(index: &str) -> Value {
+    let output = run(
+        env!("CARGO_BIN_EXE_wx-stats"),
+        &[],
+        &[("HOST", &es_host()), ("ES_INDEX", index)],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
 }

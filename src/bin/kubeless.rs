@@ -1,0 +1,32 @@
+//! `wx-stats-kubeless`: the Kubeless door, a custom runtime image serving HTTP on `FUNC_PORT`.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use wx_stats::app::{AppState, router};
+use wx_stats::door::{self, KubelessEnv};
+use wx_stats::{serve, telemetry};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    telemetry::init("info");
+    let (kubeless, es) = match door::from_env::<KubelessEnv>() {
+        Ok(started) => started,
+        Err(exit) => return exit,
+    };
+    tracing::info!(
+        port = kubeless.port,
+        timeout_seconds = kubeless.timeout.as_secs_f64(),
+        handler = %kubeless.handler,
+        module = %kubeless.module,
+        runtime = %kubeless.runtime,
+        memory_limit = %kubeless.memory_limit,
+        elasticsearch = %es.host(),
+        "wx-stats-kubeless starting"
+    );
+    let state = AppState {
+        function_timeout: Some(kubeless.timeout),
+        ..AppState::new(es)
+    };
+    serve::run(kubeless.port, router(Arc::new(state)), kubeless.grace).await
+}

@@ -1,0 +1,140 @@
+//! CloudEvents in and out, so that Knative Eventing (a PingSource), or any CloudEvents
+//! producer, can trigger the function on every door.
+//!
+//! A request carries an event when it has a `ce-specversion` header (binary mode) or the
+//! `application/cloudevents+json` content type (structured mode). The answer goes back in
+//! binary mode: the stats as data, `ce-type: dev.wxstats.histogram`.
+
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use cloudevents::{Event, EventBuilder, EventBuilderV10};
+
+use crate::error::Error;
+
+/// The type of every event wx-stats answers with.
+pub const REPLY_TYPE: &str = "dev.wxstats.histogram";
+
+/// Whether the request carries a CloudEvent at all.
+pub fn is_cloud_event(headers: &HeaderMap) -> bool {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    headers.contains_key("ce-specversion") || content_type.starts_with("application/cloudevents")
+}
+
+/// Reads the event the request carries; a malformed one is a 400 naming what is wrong.
+pub fn read(headers: &HeaderMap, body: &[u8]) -> Result<Event, Error> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if content_type.starts_with("application/cloudevents-batch") {
+        return Err(Error::BadEvent(
+            "batched CloudEvents are not supported; send one event per request".into(),
+        ));
+    }
+    cloudevents::binding::http::to_event(headers, body.to_vec())
+        .map_err(|e| Error::BadEvent(e.to_string()))
+}
+
+/// The stats as a binary-mode CloudEvent reply from `source`.
+pub fn reply(stats_json: String, source: &str) -> Response {
+    let event = EventBuilderV10::new()
+        .id(uuid::Uuid::new_v4().to_string())
+        .ty(REPLY_TYPE)
+        .source(source)
+        .time(now_rfc3339())
+        .data("application/json", stats_json)
+        .build();
+    match event {
+        Ok(event) => event.into_response(),
+        Err(e) => Error::Internal(format!("cannot build the reply event: {e}")).into_response(),
+    }
+}
+
+/// The event time, from the system clock.
+fn now_rfc3339() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+    use cloudevents::AttributesReader;
+
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(k, v)| {
+                (
+                    header::HeaderName::from_static(k),
+                    HeaderValue::from_static(v),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn binary_and_structured_events_are_read() {
+        let binary = headers(&[
+            ("ce-specversion", "1.0"),
+            ("ce-id", "1"),
+            ("ce-type", "dev.knative.sources.ping"),
+            ("ce-source", "/ping"),
+        ]);
+        assert!(is_cloud_event(&binary));
+        assert_eq!(read(&binary, b"{}").unwrap().id(), "1");
+
+        let structured = headers(&[("content-type", "application/cloudevents+json")]);
+        let body = br#"{"specversion":"1.0","id":"2","type":"t","source":"/s","data":{}}"#;
+        assert!(is_cloud_event(&structured));
+        assert_eq!(read(&structured, body).unwrap().id(), "2");
+    }
+
+    #[test]
+    fn plain_requests_are_not_events() {
+        assert!(!is_cloud_event(&headers(&[(
+            "content-type",
+            "application/json"
+        )])));
+        assert!(!is_cloud_event(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn malformed_events_are_400() {
+        let no_id = headers(&[
+            ("ce-specversion", "1.0"),
+            ("ce-type", "t"),
+            ("ce-source", "/s"),
+        ]);
+        let structured = headers(&[("content-type", "application/cloudevents+json")]);
+        let batch = headers(&[("content-type", "application/cloudevents-batch+json")]);
+        for (headers, body) in [
+            (no_id, &b""[..]),
+            (structured.clone(), b"{not json"),
+            (structured, br#"{"specversion":"1.0"}"#),
+            (batch, b"[]"),
+        ] {
+            let error = read(&headers, body).unwrap_err();
+            assert_eq!(
+                (error.status(), error.error_type()),
+                (400, "invalid_cloudevent"),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn replies_are_binary_mode_histogram_events() {
+        let response = reply(r#"{"a":1}"#.into(), "/wx-stats");
+        let h = response.headers();
+        assert_eq!(h["ce-type"], REPLY_TYPE);
+        assert_eq!(h["ce-source"], "/wx-stats");
+        assert_eq!(h["ce-specversion"], "1.0");
+        assert_eq!(h["content-type"], "application/json");
+        assert_eq!(h["ce-id"].len(), 36);
+    }
+}

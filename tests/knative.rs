@@ -1,0 +1,153 @@
+//! The Knative door as a real process: the CLI's answer, a clean drain on SIGTERM, CloudEvents
+//! and labelled JSON logs.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::server::{Server, delaying_proxy, send_signal};
+use support::{TestIndex, cli_output, error_type, es_host, fetch, without_took};
+
+const KNATIVE: &str = env!("CARGO_BIN_EXE_wx-stats-knative");
+
+#[tokio::test]
+async fn answers_as_the_cli_does() {
+    let index = TestIndex::create("knative").await;
+    index
+        .add(&[
+            (Duration::from_secs(600), 64.2),
+            (Duration::from_secs(1200), 66.1),
+        ])
+        .await;
+    let door = Server::start(
+        KNATIVE,
+        "PORT",
+        &[("HOST", &es_host()), ("ES_INDEX", &index.name)],
+    )
+    .await;
+    let (status, content_type, body) = fetch("GET", &door.base).await;
+    assert_eq!((status, content_type.as_str()), (200, "application/json"));
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(without_took(answer), without_took(cli_output(&index.name)));
+    index.delete().await;
+}
+
+#[tokio::test]
+async fn sigterm_drains_the_request_in_flight_then_exits_0() {
+    let index = TestIndex::create("knative-drain").await;
+    let slow_es = delaying_proxy(es_host(), Duration::from_secs(3)).await;
+    let mut door = Server::start(
+        KNATIVE,
+        "PORT",
+        &[("HOST", &slow_es), ("ES_INDEX", &index.name)],
+    )
+    .await;
+
+    let url = format!("{}/", door.base);
+    let in_flight = tokio::spawn(async move { fetch("GET", &url).await });
+    // Give the request time to reach the door and its slowed Elasticsearch call.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    send_signal(door.pid(), "TERM");
+
+    let mut refused = false;
+    for _ in 0..50 {
+        if std::net::TcpStream::connect(("127.0.0.1", door.port)).is_err() {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        refused,
+        "the door still accepts new connections after SIGTERM"
+    );
+
+    let (status, _, body) = in_flight.await.unwrap();
+    assert_eq!(status, 200, "the request in flight must complete: {body}");
+    assert_eq!(
+        door.wait_exit(Duration::from_secs(10)).await,
+        Some(0),
+        "log:\n{}",
+        door.log()
+    );
+    index.delete().await;
+}
+
+#[tokio::test]
+async fn an_idle_door_exits_0_on_sigterm() {
+    let mut door = Server::start(KNATIVE, "PORT", &[("HOST", "127.0.0.1:1")]).await;
+    let started = Instant::now();
+    send_signal(door.pid(), "TERM");
+    let code = door.wait_exit(Duration::from_secs(10)).await;
+    eprintln!("idle door exited {:?} after {:?}", code, started.elapsed());
+    assert_eq!(code, Some(0), "log:\n{}", door.log());
+}
+
+#[tokio::test]
+async fn cloud_events_in_both_modes_get_a_binary_reply() {
+    let index = TestIndex::create("knative-ce").await;
+    index.add(&[(Duration::from_secs(600), 70.0)]).await;
+    let door = Server::start(
+        KNATIVE,
+        "PORT",
+        &[
+            ("HOST", &es_host()),
+            ("ES_INDEX", &index.name),
+            ("K_SERVICE", "wx"),
+        ],
+    )
+    .await;
+    let expected = without_took(cli_output(&index.name));
+    let client = reqwest::Client::new();
+
+    let binary = client
+        .post(&door.base)
+        .header("ce-specversion", "1.0")
+        .header("ce-type", "dev.knative.sources.ping")
+        .header("ce-source", "/apis/v1/namespaces/default/pingsources/wx")
+        .header("ce-id", "ping-1")
+        .header("content-type", "application/json")
+        .body("{}");
+    let structured = client.post(&door.base).header("content-type", "application/cloudevents+json").body(
+        r#"{"specversion":"1.0","type":"dev.knative.sources.ping","source":"/ping","id":"ping-2","datacontenttype":"application/json","data":{}}"#,
+    );
+    for request in [binary, structured] {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let headers = response.headers().clone();
+        assert_eq!(headers["ce-type"], "dev.wxstats.histogram");
+        assert_eq!(headers["ce-source"], "/wx");
+        assert_eq!(headers["ce-specversion"], "1.0");
+        assert!(!headers["ce-id"].is_empty() && headers["ce-id"] != "ping-1");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(without_took(body), expected);
+    }
+
+    let malformed = client
+        .post(&door.base)
+        .header("ce-specversion", "1.0")
+        .header("ce-type", "t")
+        .header("ce-source", "/s");
+    let response = malformed.send().await.unwrap();
+    assert_eq!(response.status(), 400);
+    assert_eq!(
+        error_type(&response.text().await.unwrap(), 400),
+        "invalid_cloudevent"
+    );
+
+    let log = door.log();
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let labelled = lines
+        .iter()
+        .filter(|l| l["span"]["K_SERVICE"] == "wx")
+        .count();
+    assert!(
+        labelled >= 3,
+        "expected the start line and the three calls to carry K_SERVICE=wx:\n{log}"
+    );
+    index.delete().await;
+}
