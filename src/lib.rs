@@ -9,7 +9,7 @@
 //! - The doors in `src/bin/` read their platform's variables ([`door`]), build the shared state
 //!   and serve: [`serve`] for the HTTP doors. They hold no query, Elasticsearch or formatting logic.
 //! - [`app`] is the one axum Router every HTTP door serves; [`metrics`] are Kubeless's metrics;
-//!   [`cloudevent`] reads and answers CloudEvents.
+//!   [`cloudevent`] reads and answers CloudEvents; [`lambda`] hands Lambda invocations to it.
 //! - [`config`] reads the environment through a lookup function, so it is pure.
 //! - [`query`] holds [`query::StatsQuery`], whose default is the original function's query.
 //! - [`es`] builds the Elasticsearch client and maps every failure to an [`error::Error`].
@@ -26,6 +26,7 @@ pub mod config;
 pub mod door;
 pub mod error;
 pub mod es;
+pub mod lambda;
 pub mod metrics;
 pub mod query;
 pub mod sample;
