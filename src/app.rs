@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -21,7 +21,8 @@ use crate::cloudevent;
 use crate::error::Error;
 use crate::es::EsClient;
 use crate::metrics::Metrics;
-use crate::query::StatsQuery;
+use crate::query::{StatsRequest, params_from_json};
+use crate::stats;
 
 /// What every request handler shares.
 #[derive(Debug)]
@@ -115,11 +116,12 @@ fn with_layers(routes: Router<Arc<AppState>>, state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// Every path other than /healthz and /metrics: GET and POST run the query, answering a
+/// Every path other than /healthz and /metrics: GET and POST run the function, answering a
 /// CloudEvent with a CloudEvent; OPTIONS answers CORS.
 async fn function(
     State(state): State<Arc<AppState>>,
     method: Method,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -134,11 +136,43 @@ async fn function(
             Some(Ok(event)) => Some(event),
             None => None,
         };
-    match state.es.search(&StatsQuery::default().body()).await {
-        Ok(stats) if event.is_some() => cloudevent::reply(stats, &state.identity.event_source()),
-        Ok(stats) => ([(header::CONTENT_TYPE, "application/json")], stats).into_response(),
+    let params = match &event {
+        Some(event) => cloudevent::params(event),
+        None if method == Method::POST => params_from_json(&body),
+        None => Ok(Vec::new()),
+    };
+    let answer =
+        match params.and_then(|body_params| request_of(&state, &uri, &headers, body_params)) {
+            Ok(request) => stats::answer(&state.es, &request).await,
+            Err(error) => Err(error),
+        };
+    match answer {
+        Ok(rendered) if event.is_some() => {
+            cloudevent::reply(rendered, &state.identity.event_source())
+        }
+        Ok(rendered) => (
+            [(header::CONTENT_TYPE, rendered.content_type)],
+            rendered.body,
+        )
+            .into_response(),
         Err(error) => error.into_response(),
     }
+}
+
+/// The request's parameters: the query string's, then the body's (a Kubeless event's data).
+fn request_of(
+    state: &AppState,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body_params: Vec<(String, String)>,
+) -> Result<StatsRequest, Error> {
+    let mut params: Vec<(String, String)> =
+        form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+    params.extend(body_params);
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    StatsRequest::parse(&params, accept, state.es.index_allow())
 }
 
 fn cors_preflight() -> Response {

@@ -7,9 +7,11 @@
 
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
-use cloudevents::{Event, EventBuilder, EventBuilderV10};
+use cloudevents::{Data, Event, EventBuilder, EventBuilderV10};
 
 use crate::error::Error;
+use crate::query::params_from_json;
+use crate::render::Rendered;
 
 /// The type of every event wx-stats answers with.
 pub const REPLY_TYPE: &str = "dev.wxstats.histogram";
@@ -38,14 +40,24 @@ pub fn read(headers: &HeaderMap, body: &[u8]) -> Result<Event, Error> {
         .map_err(|e| Error::BadEvent(e.to_string()))
 }
 
-/// The stats as a binary-mode CloudEvent reply from `source`.
-pub fn reply(stats_json: String, source: &str) -> Response {
+/// The parameters an event's data carries, like a POST body's: a JSON object, or nothing.
+pub fn params(event: &Event) -> Result<Vec<(String, String)>, Error> {
+    match event.data() {
+        None => Ok(Vec::new()),
+        Some(Data::Json(value)) => params_from_json(value.to_string().as_bytes()),
+        Some(Data::String(text)) => params_from_json(text.as_bytes()),
+        Some(Data::Binary(bytes)) => params_from_json(bytes),
+    }
+}
+
+/// The answer as a binary-mode CloudEvent reply from `source`.
+pub fn reply(answer: Rendered, source: &str) -> Response {
     let event = EventBuilderV10::new()
         .id(uuid::Uuid::new_v4().to_string())
         .ty(REPLY_TYPE)
         .source(source)
         .time(now_rfc3339())
-        .data("application/json", stats_json)
+        .data(answer.content_type, answer.body)
         .build();
     match event {
         Ok(event) => event.into_response(),
@@ -129,7 +141,11 @@ mod tests {
 
     #[test]
     fn replies_are_binary_mode_histogram_events() {
-        let response = reply(r#"{"a":1}"#.into(), "/wx-stats");
+        let answer = Rendered {
+            content_type: "application/json",
+            body: r#"{"a":1}"#.into(),
+        };
+        let response = reply(answer, "/wx-stats");
         let h = response.headers();
         assert_eq!(h["ce-type"], REPLY_TYPE);
         assert_eq!(h["ce-source"], "/wx-stats");

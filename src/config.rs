@@ -29,6 +29,7 @@ Environment:
   ES_TIMEOUT    limit on each Elasticsearch request: 20s, 1500ms or plain seconds [default: 20s]
   ES_INDEX      index or pattern searched [default: wx-rtbeat-*]; _all searches every index,
                 exactly as the original function did
+  ES_INDEX_ALLOW  patterns an `index` request parameter must match [default: wx-rtbeat-*]
   RUST_LOG      log level [default: warn]; LOG_FORMAT=json logs JSON lines to stderr";
 
 /// Everything wx-stats needs to know to reach Elasticsearch.
@@ -44,6 +45,8 @@ pub struct Config {
     pub timeout: Duration,
     /// The index pattern searched.
     pub index: String,
+    /// The patterns a request's `index` parameter must match (`ES_INDEX_ALLOW`).
+    pub index_allow: String,
 }
 
 /// Where Elasticsearch is: a URL, or an Elastic Cloud deployment.
@@ -100,7 +103,11 @@ impl Config {
                 None => DEFAULT_TIMEOUT,
             },
             index: match get("ES_INDEX") {
-                Some(index) => validate_index(index)?,
+                Some(index) => validate_index("ES_INDEX", index)?,
+                None => DEFAULT_INDEX.to_string(),
+            },
+            index_allow: match get("ES_INDEX_ALLOW") {
+                Some(patterns) => validate_index("ES_INDEX_ALLOW", patterns)?,
                 None => DEFAULT_INDEX.to_string(),
             },
         })
@@ -228,13 +235,13 @@ pub fn parse_duration(variable: &'static str, text: &str) -> Result<Duration, Er
     Ok(Duration::from_millis(millis))
 }
 
-fn validate_index(index: String) -> Result<String, Error> {
+fn validate_index(variable: &'static str, index: String) -> Result<String, Error> {
     // The index becomes a URL path segment: refuse anything that could change the path.
     let bad =
         |c: char| c.is_whitespace() || matches!(c, '/' | '\\' | '?' | '#' | '"' | '<' | '>' | '|');
     if index.chars().any(bad) || index.starts_with(['_', '-', '+']) && index != "_all" {
         return Err(config_error(
-            "ES_INDEX",
+            variable,
             format!("{index:?} is not an index name or pattern"),
         ));
     }
@@ -268,6 +275,7 @@ mod tests {
         assert_eq!(c.host(), "http://localhost:9200");
         assert_eq!(c.timeout, Duration::from_secs(20));
         assert_eq!(c.index, "wx-rtbeat-*");
+        assert_eq!(c.index_allow, "wx-rtbeat-*");
         assert_eq!(c.credentials, None);
         assert_eq!(c.ca_cert, None);
     }

@@ -20,6 +20,7 @@ pub struct EsClient {
     client: Elasticsearch,
     host: String,
     index: String,
+    index_allow: String,
     timeout: Duration,
 }
 
@@ -65,6 +66,7 @@ impl EsClient {
             client: Elasticsearch::new(transport),
             host: config.host(),
             index: config.index.clone(),
+            index_allow: config.index_allow.clone(),
             timeout: config.timeout,
         })
     }
@@ -79,14 +81,20 @@ impl EsClient {
         &self.host
     }
 
+    /// The patterns a request's `index` parameter must match (`ES_INDEX_ALLOW`).
+    pub fn index_allow(&self) -> &str {
+        &self.index_allow
+    }
+
     /// The underlying client, for the few callers that need other APIs (the sample loader).
     pub fn client(&self) -> &Elasticsearch {
         &self.client
     }
 
-    /// Runs a search on the configured index and returns Elasticsearch's response text untouched.
-    pub async fn search(&self, body: &Value) -> Result<String, Error> {
-        let indices: Vec<&str> = self.index.split(',').collect();
+    /// Runs a search on `index`, or the configured index, and returns Elasticsearch's response
+    /// text untouched.
+    pub async fn search(&self, index: Option<&str>, body: &Value) -> Result<String, Error> {
+        let indices: Vec<&str> = index.unwrap_or(&self.index).split(',').collect();
         let response = self
             .client
             .search(SearchParts::Index(&indices))

@@ -29,8 +29,10 @@ pub mod es;
 pub mod lambda;
 pub mod metrics;
 pub mod query;
+pub mod render;
 pub mod sample;
 pub mod serve;
+pub mod stats;
 pub mod telemetry;
 
 pub use config::Config;

@@ -1,9 +1,29 @@
-//! `StatsQuery`: what a request asks for, and the Elasticsearch search body that answers it.
+//! `StatsQuery`: what a request asks for, parsed and validated from its parameters, and the
+//! Elasticsearch search body that answers it.
+//!
+//! Parameters come as name/value pairs, from a query string, a JSON body or CLI flags, so every
+//! door validates them with the same code and answers a bad one with the same 400.
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
+
+use crate::error::Error;
 
 /// The field the original function aggregated.
 pub const DEFAULT_FIELD: &str = "rxtxMsg.payload.currently.temperature";
+/// The longest window: a leap year of hours.
+pub const MAX_HOURS: u32 = 8784;
+/// The widest bucket.
+pub const MAX_INTERVAL: f64 = 1000.0;
+/// Every parameter a request may carry.
+pub const PARAMETERS: [&str; 7] = [
+    "hours",
+    "interval",
+    "field",
+    "index",
+    "min_doc_count",
+    "fill",
+    "format",
+];
 
 /// One histogram question: which field, over how many hours, in buckets how wide.
 #[derive(Clone, Debug, PartialEq)]
@@ -14,6 +34,38 @@ pub struct StatsQuery {
     pub interval: f64,
     /// The numeric field to aggregate.
     pub field: String,
+    /// Whether `field` was asked for, rather than defaulted (decides who is to blame when
+    /// Elasticsearch cannot aggregate it).
+    pub field_requested: bool,
+    /// An index or pattern to search instead of the configured one; always within the allowed pattern.
+    pub index: Option<String>,
+    /// Buckets with fewer documents are left out; Elasticsearch's default (0) when unset.
+    pub min_doc_count: Option<u64>,
+    /// Keep empty buckets across the field's whole observed range (see [`StatsQuery::body_with_bounds`]).
+    pub fill: bool,
+}
+
+/// How the answer is written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Format {
+    /// Elasticsearch's search response, untouched: what the original returned.
+    #[default]
+    Es,
+    /// A compact JSON document of buckets.
+    Buckets,
+    /// One CSV row per bucket.
+    Csv,
+    /// A histogram bar chart.
+    Svg,
+}
+
+/// A parsed request: the question and the answer's format.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StatsRequest {
+    /// The question.
+    pub query: StatsQuery,
+    /// The format of the answer.
+    pub format: Format,
 }
 
 impl Default for StatsQuery {
@@ -23,18 +75,143 @@ impl Default for StatsQuery {
             hours: 24,
             interval: 2.0,
             field: DEFAULT_FIELD.to_string(),
+            field_requested: false,
+            index: None,
+            min_doc_count: None,
+            fill: false,
         }
     }
+}
+
+impl Format {
+    /// The content type the format is served with.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Es | Format::Buckets => "application/json",
+            Format::Csv => "text/csv; charset=utf-8",
+            Format::Svg => "image/svg+xml",
+        }
+    }
+
+    /// The format an `Accept` header asks for, when it names CSV or SVG.
+    pub fn from_accept(accept: &str) -> Option<Format> {
+        let wants = |media: &str| accept.split(',').any(|part| part.trim().starts_with(media));
+        if wants("text/csv") {
+            Some(Format::Csv)
+        } else if wants("image/svg+xml") {
+            Some(Format::Svg)
+        } else {
+            None
+        }
+    }
+}
+
+impl StatsRequest {
+    /// Parses parameters. `accept` picks the format when no `format` parameter does;
+    /// `allowed_indices` is `ES_INDEX_ALLOW`, the patterns an `index` parameter must match.
+    pub fn parse(
+        params: &[(String, String)],
+        accept: Option<&str>,
+        allowed_indices: &str,
+    ) -> Result<Self, Error> {
+        let mut request = StatsRequest::default();
+        let mut seen: Vec<&str> = Vec::new();
+        for (name, value) in params {
+            let name = name.as_str();
+            if seen.contains(&name) {
+                return Err(Error::bad_request(name, "is given more than once"));
+            }
+            seen.push(name);
+            let query = &mut request.query;
+            match name {
+                "hours" => query.hours = parse_hours(value)?,
+                "interval" => query.interval = parse_interval(value)?,
+                "field" => {
+                    query.field = parse_field(value)?;
+                    query.field_requested = true;
+                }
+                "index" => query.index = Some(parse_index(value, allowed_indices)?),
+                "min_doc_count" => {
+                    query.min_doc_count = Some(parse_number(name, value, 0, 1_000_000)?)
+                }
+                "fill" => query.fill = parse_bool(name, value)?,
+                "format" => request.format = parse_format(value)?,
+                _ => {
+                    return Err(Error::bad_request(
+                        name,
+                        format!("is not a parameter; use {}", PARAMETERS.join(", ")),
+                    ));
+                }
+            }
+        }
+        if !seen.contains(&"format") {
+            request.format = accept.and_then(Format::from_accept).unwrap_or_default();
+        }
+        Ok(request)
+    }
+}
+
+/// Turns a JSON body (a Kubeless event's data, a Lambda payload) into parameters. An empty
+/// body has none; anything but a JSON object of plain values is a 400 naming `body`.
+pub fn params_from_json(body: &[u8]) -> Result<Vec<(String, String)>, Error> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Vec::new());
+    }
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| Error::bad_request("body", format!("is not valid JSON: {e}")))?;
+    let Value::Object(object) = value else {
+        return Err(Error::bad_request(
+            "body",
+            "must be a JSON object of parameters",
+        ));
+    };
+    object_params(object)
+}
+
+fn object_params(object: Map<String, Value>) -> Result<Vec<(String, String)>, Error> {
+    object
+        .into_iter()
+        .map(|(name, value)| match value {
+            Value::String(text) => Ok((name, text)),
+            Value::Number(number) => Ok((name, number.to_string())),
+            Value::Bool(flag) => Ok((name, flag.to_string())),
+            _ => Err(Error::bad_request(
+                name,
+                "must be a string, a number or a boolean",
+            )),
+        })
+        .collect()
 }
 
 impl StatsQuery {
     /// The search body. With the defaults it is the original function's body exactly.
     pub fn body(&self) -> Value {
+        self.body_with_bounds(None)
+    }
+
+    /// The body, with `extended_bounds` when `fill` asks for empty buckets across `bounds`,
+    /// the field's observed minimum and maximum.
+    pub fn body_with_bounds(&self, bounds: Option<(f64, f64)>) -> Value {
+        let mut histogram = json!({ "field": self.field, "interval": number(self.interval) });
+        if let Some(count) = self.min_doc_count {
+            histogram["min_doc_count"] = json!(count);
+        }
+        if self.fill {
+            histogram["min_doc_count"] = json!(0);
+            if let Some((min, max)) = bounds {
+                histogram["extended_bounds"] = json!({ "min": number(min), "max": number(max) });
+            }
+        }
         json!({
             "size": 0,
-            "aggs": { "temps": { "histogram": { "field": self.field, "interval": number(self.interval) } } },
+            "aggs": { "temps": { "histogram": histogram } },
             "query": { "range": { "@timestamp": { "gt": format!("now-{}h", self.hours) } } },
         })
+    }
+
+    /// The body that finds the field's observed range, for `fill`.
+    pub fn bounds_body(&self) -> Value {
+        json!({ "size": 0, "aggs": { "min": { "min": { "field": self.field } }, "max": { "max": { "field": self.field } } } })
     }
 }
 
@@ -47,12 +224,143 @@ fn number(value: f64) -> Value {
     }
 }
 
+fn parse_hours(value: &str) -> Result<u32, Error> {
+    Ok(parse_number("hours", value, 1, u64::from(MAX_HOURS))? as u32)
+}
+
+fn parse_number(name: &str, value: &str, min: u64, max: u64) -> Result<u64, Error> {
+    value
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+        .ok_or_else(|| {
+            Error::bad_request(
+                name,
+                format!("{value:?} is not a whole number from {min} to {max}"),
+            )
+        })
+}
+
+fn parse_interval(value: &str) -> Result<f64, Error> {
+    value
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|n| n.is_finite() && *n > 0.0 && *n <= MAX_INTERVAL)
+        .ok_or_else(|| {
+            Error::bad_request(
+                "interval",
+                format!("{value:?} is not a number above 0 and at most {MAX_INTERVAL}"),
+            )
+        })
+}
+
+fn parse_field(value: &str) -> Result<String, Error> {
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '@');
+    let ok = !value.is_empty()
+        && value.len() <= 256
+        && value.chars().all(plain)
+        && !value.starts_with('.')
+        && !value.ends_with('.')
+        && !value.contains("..");
+    if ok {
+        Ok(value.to_string())
+    } else {
+        Err(Error::bad_request(
+            "field",
+            format!("{value:?} is not a plain field path (letters, digits, _, . and @)"),
+        ))
+    }
+}
+
+/// An index the request may search: lowercase name characters and `*`, matching one of the
+/// allowed patterns. A `*` in the request can only be matched by a `*` in the pattern, so
+/// whatever it expands to is still inside the pattern.
+fn parse_index(value: &str, allowed: &str) -> Result<String, Error> {
+    let name_char = |c: char| {
+        c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.' | '*')
+    };
+    let well_formed = !value.is_empty()
+        && value.len() <= 255
+        && value.chars().all(name_char)
+        && !value.starts_with(['-', '_', '.']);
+    if well_formed
+        && allowed
+            .split(',')
+            .map(str::trim)
+            .any(|pattern| glob_matches(pattern, value))
+    {
+        Ok(value.to_string())
+    } else {
+        Err(Error::bad_request(
+            "index",
+            format!("{value:?} is not an index this service may search (allowed: {allowed})"),
+        ))
+    }
+}
+
+/// `*` in `pattern` matches any run of characters, including a literal `*` in `text`.
+fn glob_matches(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((prefix, rest)) => {
+            let Some(text) = text.strip_prefix(prefix) else {
+                return false;
+            };
+            (0..=text.len())
+                .filter(|&i| text.is_char_boundary(i))
+                .any(|i| glob_matches(rest, &text[i..]))
+        }
+    }
+}
+
+fn parse_bool(name: &str, value: &str) -> Result<bool, Error> {
+    match value.trim() {
+        "true" | "1" | "" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err(Error::bad_request(
+            name,
+            format!("{value:?} is not true or false"),
+        )),
+    }
+}
+
+fn parse_format(value: &str) -> Result<Format, Error> {
+    match value.trim() {
+        "es" => Ok(Format::Es),
+        "buckets" => Ok(Format::Buckets),
+        "csv" => Ok(Format::Csv),
+        "svg" => Ok(Format::Svg),
+        _ => Err(Error::bad_request(
+            "format",
+            format!("{value:?} is not one of es, buckets, csv, svg"),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// The original function's body, copied from its source.
     const ORIGINAL: &str = r#"{"size":0,"aggs":{"temps":{"histogram":{"field":"rxtxMsg.payload.currently.temperature","interval":2}}},"query":{"range":{"@timestamp":{"gt":"now-24h"}}}}"#;
+    const ALLOW: &str = "wx-rtbeat-*";
+
+    fn parse(pairs: &[(&str, &str)]) -> Result<StatsRequest, Error> {
+        let params: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        StatsRequest::parse(&params, None, ALLOW)
+    }
+
+    fn rejected(pairs: &[(&str, &str)]) -> String {
+        match parse(pairs) {
+            Err(Error::BadRequest { parameter, .. }) => parameter,
+            other => panic!("expected a 400 for {pairs:?}, got {other:?}"),
+        }
+    }
 
     #[test]
     fn default_body_is_the_original() {
@@ -60,21 +368,155 @@ mod tests {
         assert_eq!(StatsQuery::default().body(), original);
         // Same keys in the same order, so even the bytes agree.
         assert_eq!(StatsQuery::default().body().to_string(), ORIGINAL);
+        assert_eq!(parse(&[]).unwrap().query.body().to_string(), ORIGINAL);
+        assert_eq!(
+            parse(&[("hours", "24"), ("interval", "2")])
+                .unwrap()
+                .query
+                .body()
+                .to_string(),
+            ORIGINAL
+        );
     }
 
     #[test]
     fn parameters_reach_the_body() {
-        let query = StatsQuery {
-            hours: 6,
-            interval: 0.5,
-            field: "rxtxMsg.payload.currently.humidity".into(),
-        };
-        let body = query.body();
-        assert_eq!(body["aggs"]["temps"]["histogram"]["interval"], json!(0.5));
-        assert_eq!(
-            body["aggs"]["temps"]["histogram"]["field"],
-            "rxtxMsg.payload.currently.humidity"
-        );
+        let request = parse(&[
+            ("hours", "6"),
+            ("interval", "0.5"),
+            ("field", "rxtxMsg.payload.currently.humidity"),
+            ("min_doc_count", "1"),
+        ])
+        .unwrap();
+        let body = request.query.body();
+        let histogram = &body["aggs"]["temps"]["histogram"];
+        assert_eq!(histogram["interval"], json!(0.5));
+        assert_eq!(histogram["field"], "rxtxMsg.payload.currently.humidity");
+        assert_eq!(histogram["min_doc_count"], 1);
         assert_eq!(body["query"]["range"]["@timestamp"]["gt"], "now-6h");
+        assert!(request.query.field_requested);
+    }
+
+    #[test]
+    fn fill_extends_the_bounds() {
+        let query = parse(&[("fill", "true")]).unwrap().query;
+        let histogram =
+            query.body_with_bounds(Some((40.0, 80.5)))["aggs"]["temps"]["histogram"].clone();
+        assert_eq!(histogram["min_doc_count"], 0);
+        assert_eq!(
+            histogram["extended_bounds"],
+            json!({"min": 40, "max": 80.5})
+        );
+    }
+
+    #[test]
+    fn bad_values_name_their_parameter() {
+        assert_eq!(rejected(&[("hours", "0")]), "hours");
+        assert_eq!(rejected(&[("hours", "8785")]), "hours");
+        assert_eq!(rejected(&[("hours", "1.5")]), "hours");
+        assert_eq!(rejected(&[("interval", "-1")]), "interval");
+        assert_eq!(rejected(&[("interval", "0")]), "interval");
+        assert_eq!(rejected(&[("interval", "1000.5")]), "interval");
+        assert_eq!(rejected(&[("interval", "NaN")]), "interval");
+        assert_eq!(rejected(&[("interval", "inf")]), "interval");
+        assert_eq!(rejected(&[("field", "a*b")]), "field");
+        assert_eq!(rejected(&[("field", "")]), "field");
+        assert_eq!(rejected(&[("field", "a..b")]), "field");
+        assert_eq!(rejected(&[("field", "doc['x']")]), "field");
+        assert_eq!(rejected(&[("format", "xml")]), "format");
+        assert_eq!(rejected(&[("fill", "maybe")]), "fill");
+        assert_eq!(rejected(&[("min_doc_count", "-1")]), "min_doc_count");
+        assert_eq!(rejected(&[("foo", "1")]), "foo");
+        assert_eq!(rejected(&[("hours", "1"), ("hours", "2")]), "hours");
+    }
+
+    #[test]
+    fn indices_stay_inside_the_allowed_pattern() {
+        assert_eq!(
+            parse(&[("index", "wx-rtbeat-2026.11")])
+                .unwrap()
+                .query
+                .index
+                .as_deref(),
+            Some("wx-rtbeat-2026.11")
+        );
+        assert_eq!(
+            parse(&[("index", "wx-rtbeat-2026.*")])
+                .unwrap()
+                .query
+                .index
+                .as_deref(),
+            Some("wx-rtbeat-2026.*")
+        );
+        for bad in [
+            ".security",
+            "_all",
+            "*",
+            "wx-*",
+            "other",
+            "wx-rtbeat-a,.security",
+            "WX-RTBEAT-1",
+            "wx-rtbeat-x/../_search",
+            "",
+        ] {
+            assert_eq!(rejected(&[("index", bad)]), "index", "{bad}");
+        }
+        let two = StatsRequest::parse(
+            &[("index".into(), "archive-1".into())],
+            None,
+            "wx-rtbeat-*, archive-*",
+        )
+        .unwrap();
+        assert_eq!(two.query.index.as_deref(), Some("archive-1"));
+    }
+
+    #[test]
+    fn format_from_parameter_or_accept() {
+        assert_eq!(parse(&[]).unwrap().format, Format::Es);
+        assert_eq!(parse(&[("format", "csv")]).unwrap().format, Format::Csv);
+        let by_accept = |accept| {
+            StatsRequest::parse(&[], Some(accept), ALLOW)
+                .unwrap()
+                .format
+        };
+        assert_eq!(by_accept("text/csv"), Format::Csv);
+        assert_eq!(by_accept("image/svg+xml,*/*;q=0.8"), Format::Svg);
+        assert_eq!(by_accept("application/json"), Format::Es);
+        let both = StatsRequest::parse(
+            &[("format".into(), "buckets".into())],
+            Some("text/csv"),
+            ALLOW,
+        )
+        .unwrap();
+        assert_eq!(
+            both.format,
+            Format::Buckets,
+            "the parameter wins over Accept"
+        );
+    }
+
+    #[test]
+    fn json_bodies_carry_parameters() {
+        assert_eq!(params_from_json(b"").unwrap(), vec![]);
+        assert_eq!(params_from_json(b" \n").unwrap(), vec![]);
+        let params = params_from_json(br#"{"hours":6,"format":"csv","fill":true}"#).unwrap();
+        assert_eq!(
+            params,
+            vec![
+                ("hours".into(), "6".into()),
+                ("format".into(), "csv".into()),
+                ("fill".into(), "true".into())
+            ]
+        );
+        for bad in [
+            &b"{not json"[..],
+            b"[1]",
+            b"42",
+            br#"{"hours":[1]}"#,
+            br#"{"hours":null}"#,
+        ] {
+            let error = params_from_json(bad).unwrap_err();
+            assert_eq!(error.status(), 400, "{error}");
+        }
     }
 }

@@ -1,30 +1,71 @@
-//! `wx-stats`: the command-line door. With no subcommand it runs the original query and prints
-//! Elasticsearch's response, as the original function's local mode did.
+//! `wx-stats`: the command-line door. With no subcommand it runs the query (by default the
+//! original one) and prints the answer, as the original function's local mode did.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::SystemTime;
 
-use clap::{Parser, Subcommand};
-use wx_stats::{Config, Error, EsClient, StatsQuery, config, sample};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use wx_stats::query::StatsRequest;
+use wx_stats::sample::{self, LoadReport, SampleSpec};
+use wx_stats::{Error, EsClient, config, stats};
 
 /// Temperature histograms from a weather station's Elasticsearch.
 #[derive(Parser)]
 #[command(version, after_help = config::ENVIRONMENT_HELP)]
 struct Cli {
-    /// Pretty-print the JSON.
+    #[command(flatten)]
+    query: QueryFlags,
+    /// Pretty-print JSON answers.
     #[arg(long, global = true)]
     pretty: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
 
+/// The request parameters every door accepts, as flags. Unset flags keep the original query.
+#[derive(Args)]
+struct QueryFlags {
+    /// The window in hours, 1 to 8784 [default: 24].
+    #[arg(long)]
+    hours: Option<String>,
+    /// The bucket width, above 0 and at most 1000 [default: 2].
+    #[arg(long)]
+    interval: Option<String>,
+    /// The numeric field [default: rxtxMsg.payload.currently.temperature].
+    #[arg(long)]
+    field: Option<String>,
+    /// An index or pattern within ES_INDEX_ALLOW, instead of ES_INDEX.
+    #[arg(long)]
+    index: Option<String>,
+    /// Leave out buckets with fewer observations.
+    #[arg(long)]
+    min_doc_count: Option<String>,
+    /// Keep empty buckets across the field's whole observed range.
+    #[arg(long)]
+    fill: bool,
+    /// es (Elasticsearch's response), buckets, csv or svg [default: es].
+    #[arg(long)]
+    format: Option<String>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Write sample observations, one every 2 minutes, into wx-rtbeat-YYYY.MM indices.
     LoadSample {
-        /// How many hours of observations, ending now.
-        #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=8784))]
-        hours: u32,
+        /// Days of observations, ending now.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=366))]
+        days: u32,
+        /// Seeds the generated weather; the same seed gives the same observations.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// The newest observation's time, e.g. 2026-11-26T12:00:00Z [default: now].
+        #[arg(long, value_parser = humantime::parse_rfc3339_weak)]
+        until: Option<SystemTime>,
+        /// Load your own observations instead: one JSON document per line, each with an @timestamp.
+        #[arg(long, value_name = "NDJSON")]
+        from_file: Option<std::path::PathBuf>,
     },
 }
 
@@ -32,39 +73,112 @@ enum Command {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     wx_stats::telemetry::init("warn");
-    let es = match Config::from_lookup(|k| std::env::var(k).ok()).and_then(|c| EsClient::new(&c)) {
+    let es = match EsClient::from_lookup(|k| std::env::var(k).ok()) {
         Ok(es) => es,
         Err(e) => return fail(&e, 2),
     };
-    let outcome = match cli.command {
-        None => es
-            .search(&StatsQuery::default().body())
-            .await
-            .and_then(|text| print_json(&text, cli.pretty)),
-        Some(Command::LoadSample { hours }) => {
-            sample::load(&es, hours, SystemTime::now()).await.map(|n| {
-                eprintln!(
-                    "wx-stats: loaded {n} observations ({hours} h) into {}",
-                    es.host()
-                )
-            })
+    match cli.command {
+        None => match StatsRequest::parse(&cli.query.params(), None, es.index_allow()) {
+            Ok(request) => stats::answer(&es, &request)
+                .await
+                .map_or_else(|e| fail(&e, 1), |answer| print(&answer.body, cli.pretty)),
+            Err(e) => fail(&e, 2),
+        },
+        Some(Command::LoadSample {
+            days,
+            seed,
+            until,
+            from_file,
+        }) => {
+            let spec = SampleSpec {
+                days,
+                seed,
+                until: until.unwrap_or_else(SystemTime::now),
+            };
+            load(&es, spec, from_file).await
         }
-    };
-    outcome.map_or_else(|e| fail(&e, 1), |()| ExitCode::SUCCESS)
+    }
 }
 
-fn print_json(text: &str, pretty: bool) -> Result<(), Error> {
-    if !pretty {
-        println!("{text}");
-        return Ok(());
+impl QueryFlags {
+    fn params(&self) -> Vec<(String, String)> {
+        let flags = [
+            ("hours", &self.hours),
+            ("interval", &self.interval),
+            ("field", &self.field),
+            ("index", &self.index),
+            ("min_doc_count", &self.min_doc_count),
+            ("format", &self.format),
+        ];
+        let mut params: Vec<(String, String)> = flags
+            .into_iter()
+            .filter_map(|(name, value)| Some((name.to_string(), value.clone()?)))
+            .collect();
+        if self.fill {
+            params.push(("fill".into(), "true".into()));
+        }
+        params
     }
-    let value: serde_json::Value = serde_json::from_str(text)
-        .map_err(|e| Error::Internal(format!("Elasticsearch sent invalid JSON: {e}")))?;
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&value).unwrap_or_default()
+}
+
+async fn load(es: &EsClient, spec: SampleSpec, from_file: Option<std::path::PathBuf>) -> ExitCode {
+    // A bar on a terminal; silence when stderr is a pipe or a file.
+    let bar = if std::io::stderr().is_terminal() {
+        ProgressBar::new(0)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} observations")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    Ok(())
+    let progress = |done: usize, total: usize| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    };
+    let report = match &from_file {
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(text) => sample::load_file(es, &text, progress).await,
+            Err(e) => {
+                return fail(
+                    &Error::bad_request(
+                        "--from-file",
+                        format!("cannot read {}: {e}", path.display()),
+                    ),
+                    2,
+                );
+            }
+        },
+        None => sample::load_generated(es, &spec, progress).await,
+    };
+    bar.finish_and_clear();
+    match report {
+        Ok(LoadReport { loaded, bad_lines }) => {
+            eprintln!("wx-stats: loaded {loaded} observations into {}", es.host());
+            for (line, why) in &bad_lines {
+                eprintln!("wx-stats: line {line}: {why}");
+            }
+            if bad_lines.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => fail(&e, 1),
+    }
+}
+
+fn print(body: &str, pretty: bool) -> ExitCode {
+    match serde_json::from_str::<serde_json::Value>(body) {
+        Ok(json) if pretty => println!(
+            "{}",
+            serde_json::to_string_pretty(&json).unwrap_or_default()
+        ),
+        // The body exactly as the HTTP doors send it, plus a final newline if it lacks one.
+        _ if body.ends_with('\n') => print!("{body}"),
+        _ => println!("{body}"),
+    }
+    ExitCode::SUCCESS
 }
 
 fn fail(error: &Error, code: u8) -> ExitCode {

@@ -1,0 +1,318 @@
+//! Writing the answer: Elasticsearch's raw response (`es`), compact `buckets` JSON, `csv`, or
+//! an `svg` bar chart. All but `es` read the histogram out of the response first.
+
+use std::time::{Duration, SystemTime};
+
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use serde_json::{Value, json};
+
+use crate::error::Error;
+use crate::query::{Format, StatsQuery, StatsRequest};
+
+/// An answer ready to send: its content type and body.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rendered {
+    /// e.g. `application/json`.
+    pub content_type: &'static str,
+    /// The body.
+    pub body: String,
+}
+
+/// One bar of the histogram: `count` observations in `[from, to)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HistogramBucket {
+    /// The bucket's lower edge (Elasticsearch's `key`).
+    pub from: f64,
+    /// The upper edge, `from + interval`.
+    pub to: f64,
+    /// How many observations fall in it (`doc_count`).
+    pub count: u64,
+}
+
+/// The histogram read out of a search response.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Histogram {
+    /// All observations in the window (`hits.total`).
+    pub total: u64,
+    /// The buckets, lowest first, empty ones included.
+    pub buckets: Vec<HistogramBucket>,
+}
+
+impl Histogram {
+    /// Reads `hits.total` and `aggregations.temps.buckets` (both ES 6 and ES 7+ shapes of the total).
+    pub fn from_response(response: &Value, interval: f64) -> Result<Self, Error> {
+        let total = &response["hits"]["total"];
+        let total = total["value"]
+            .as_u64()
+            .or_else(|| total.as_u64())
+            .unwrap_or(0);
+        let buckets = match &response["aggregations"]["temps"]["buckets"] {
+            Value::Array(buckets) => buckets,
+            Value::Null => {
+                return Ok(Histogram {
+                    total,
+                    buckets: Vec::new(),
+                });
+            }
+            _ => {
+                return Err(Error::Internal(
+                    "the search response has malformed buckets".into(),
+                ));
+            }
+        };
+        let buckets = buckets
+            .iter()
+            .map(|bucket| {
+                let from = bucket["key"]
+                    .as_f64()
+                    .ok_or_else(|| Error::Internal("a bucket has no numeric key".into()))?;
+                Ok(HistogramBucket {
+                    from,
+                    to: round(from + interval),
+                    count: bucket["doc_count"].as_u64().unwrap_or(0),
+                })
+            })
+            .collect::<Result<_, Error>>()?;
+        Ok(Histogram { total, buckets })
+    }
+}
+
+/// Renders the search response `es_text` as the request's format. `now` dates the window.
+pub fn render(request: &StatsRequest, es_text: String, now: SystemTime) -> Result<Rendered, Error> {
+    let format = request.format;
+    if format == Format::Es {
+        return Ok(Rendered {
+            content_type: format.content_type(),
+            body: es_text,
+        });
+    }
+    let response: Value = serde_json::from_str(&es_text)
+        .map_err(|e| Error::Internal(format!("Elasticsearch sent invalid JSON: {e}")))?;
+    let histogram = Histogram::from_response(&response, request.query.interval)?;
+    let body = match format {
+        Format::Buckets => buckets_json(&request.query, &histogram, now),
+        Format::Csv => csv(&histogram)?,
+        _ => svg(&request.query, &histogram)?,
+    };
+    Ok(Rendered {
+        content_type: format.content_type(),
+        body,
+    })
+}
+
+fn buckets_json(query: &StatsQuery, histogram: &Histogram, now: SystemTime) -> String {
+    let start = now
+        .checked_sub(Duration::from_secs(u64::from(query.hours) * 3600))
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    let buckets: Vec<Value> = histogram
+        .buckets
+        .iter()
+        .map(|b| json!({ "from": b.from, "to": b.to, "count": b.count }))
+        .collect();
+    json!({
+        "field": query.field,
+        "interval": query.interval,
+        "window": {
+            "hours": query.hours,
+            "start": humantime::format_rfc3339_seconds(start).to_string(),
+            "end": humantime::format_rfc3339_seconds(now).to_string(),
+        },
+        "total": histogram.total,
+        "buckets": buckets,
+    })
+    .to_string()
+}
+
+fn csv(histogram: &Histogram) -> Result<String, Error> {
+    let failed = |e: csv::Error| Error::Internal(format!("cannot write CSV: {e}"));
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    writer
+        .write_record(["from", "to", "count"])
+        .map_err(failed)?;
+    for bucket in &histogram.buckets {
+        writer
+            .write_record([
+                bucket.from.to_string(),
+                bucket.to.to_string(),
+                bucket.count.to_string(),
+            ])
+            .map_err(failed)?;
+    }
+    let bytes = writer
+        .into_inner()
+        .map_err(|e| Error::Internal(format!("cannot write CSV: {e}")))?;
+    String::from_utf8(bytes).map_err(|e| Error::Internal(e.to_string()))
+}
+
+/// The chart's size in pixels.
+const CHART: (u32, u32) = (800, 450);
+/// The colour of the bars.
+const BAR: RGBColor = RGBColor(0x2b, 0x6c, 0xb0);
+
+/// A bar chart: one bar per non-empty bucket, so empty buckets show as gaps.
+fn svg(query: &StatsQuery, histogram: &Histogram) -> Result<String, Error> {
+    let failed = |e: String| Error::Internal(format!("cannot draw the chart: {e}"));
+    let measure = query.field.rsplit('.').next().unwrap_or(&query.field);
+    let title = format!(
+        "{measure}, last {} h ({} observations)",
+        query.hours, histogram.total
+    );
+    let mut out = String::new();
+    {
+        let root = SVGBackend::with_string(&mut out, CHART).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| failed(e.to_string()))?;
+        let (Some(first), Some(last)) = (histogram.buckets.first(), histogram.buckets.last())
+        else {
+            let message = format!("No observations of {measure} in the last {} h", query.hours);
+            let style = TextStyle::from(("sans-serif", 24).into_font())
+                .pos(Pos::new(HPos::Center, VPos::Center));
+            root.draw_text(&message, &style, (CHART.0 as i32 / 2, CHART.1 as i32 / 2))
+                .map_err(|e| failed(e.to_string()))?;
+            root.present().map_err(|e| failed(e.to_string()))?;
+            drop(root);
+            return Ok(out);
+        };
+        let highest = histogram
+            .buckets
+            .iter()
+            .map(|b| b.count)
+            .max()
+            .unwrap_or(1)
+            .max(1);
+        let mut chart = ChartBuilder::on(&root)
+            .caption(&title, ("sans-serif", 22))
+            .margin(16)
+            .x_label_area_size(48)
+            .y_label_area_size(64)
+            .build_cartesian_2d(first.from..last.to, 0u64..highest + highest / 10 + 1)
+            .map_err(|e| failed(e.to_string()))?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_desc(format!("{} ({}-wide buckets)", query.field, query.interval))
+            .y_desc("observations")
+            .x_labels(12)
+            .label_style(("sans-serif", 14))
+            .axis_desc_style(("sans-serif", 16))
+            .draw()
+            .map_err(|e| failed(e.to_string()))?;
+        let bars = histogram.buckets.iter().filter(|b| b.count > 0);
+        chart
+            .draw_series(bars.map(|b| Rectangle::new([(b.from, 0), (b.to, b.count)], BAR.filled())))
+            .map_err(|e| failed(e.to_string()))?;
+        root.present().map_err(|e| failed(e.to_string()))?;
+    }
+    Ok(out)
+}
+
+/// Bucket edges like 68.10000000000001 are written as 68.1.
+fn round(value: f64) -> f64 {
+    (value * 1e9).round() / 1e9
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RESPONSE: &str = r#"{"took":3,"hits":{"total":{"value":7,"relation":"eq"},"hits":[]},"aggregations":{"temps":{"buckets":[{"key":66.0,"doc_count":2},{"key":68.0,"doc_count":0},{"key":70.0,"doc_count":5}]}}}"#;
+
+    fn request(format: Format) -> StatsRequest {
+        StatsRequest {
+            format,
+            ..StatsRequest::default()
+        }
+    }
+
+    fn at(secs: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    #[test]
+    fn es_is_passed_through_untouched() {
+        let rendered = render(&request(Format::Es), RESPONSE.to_string(), at(0)).unwrap();
+        assert_eq!(
+            (rendered.content_type, rendered.body.as_str()),
+            ("application/json", RESPONSE)
+        );
+    }
+
+    #[test]
+    fn buckets_are_compact() {
+        let rendered = render(
+            &request(Format::Buckets),
+            RESPONSE.to_string(),
+            at(86_400 * 2),
+        )
+        .unwrap();
+        let json: Value = serde_json::from_str(&rendered.body).unwrap();
+        assert_eq!(json["total"], 7);
+        assert_eq!(
+            json["buckets"],
+            json!([{"from":66.0,"to":68.0,"count":2},{"from":68.0,"to":70.0,"count":0},{"from":70.0,"to":72.0,"count":5}])
+        );
+        assert_eq!(
+            json["window"],
+            json!({"hours": 24, "start": "1970-01-02T00:00:00Z", "end": "1970-01-03T00:00:00Z"})
+        );
+        assert_eq!(json["field"], "rxtxMsg.payload.currently.temperature");
+    }
+
+    #[test]
+    fn csv_has_a_header_and_a_row_per_bucket() {
+        let rendered = render(&request(Format::Csv), RESPONSE.to_string(), at(0)).unwrap();
+        assert_eq!(
+            rendered.body,
+            "from,to,count\r\n66,68,2\r\n68,70,0\r\n70,72,5\r\n"
+        );
+        assert!(rendered.content_type.starts_with("text/csv"));
+    }
+
+    #[test]
+    fn fractional_edges_are_rounded() {
+        let mut req = request(Format::Csv);
+        req.query.interval = 0.1;
+        let response = r#"{"hits":{"total":1},"aggregations":{"temps":{"buckets":[{"key":0.6000000000000001,"doc_count":1}]}}}"#;
+        let rendered = render(&req, response.to_string(), at(0)).unwrap();
+        assert_eq!(
+            rendered.body,
+            "from,to,count\r\n0.6000000000000001,0.7,1\r\n"
+        );
+    }
+
+    #[test]
+    fn svg_has_a_bar_per_non_empty_bucket_and_a_title() {
+        let rendered = render(&request(Format::Svg), RESPONSE.to_string(), at(0)).unwrap();
+        assert_eq!(rendered.content_type, "image/svg+xml");
+        assert!(
+            rendered.body.starts_with("<svg"),
+            "{}",
+            &rendered.body[..80]
+        );
+        assert!(
+            rendered
+                .body
+                .contains("temperature, last 24 h (7 observations)")
+        );
+        assert_eq!(
+            rendered.body.matches("fill=\"#2B6CB0\"").count(),
+            2,
+            "two non-empty buckets"
+        );
+    }
+
+    #[test]
+    fn svg_without_data_says_so() {
+        let empty = r#"{"hits":{"total":{"value":0}},"aggregations":{"temps":{"buckets":[]}}}"#;
+        let rendered = render(&request(Format::Svg), empty.to_string(), at(0)).unwrap();
+        assert!(
+            rendered
+                .body
+                .contains("No observations of temperature in the last 24 h"),
+            "{}",
+            rendered.body
+        );
+    }
+}
