@@ -192,6 +192,7 @@ fn svg(query: &StatsQuery, histogram: &Histogram) -> Result<String, Error> {
         chart
             .configure_mesh()
             .disable_x_mesh()
+            .light_line_style(TRANSPARENT)
             .x_desc(format!("{} ({}-wide buckets)", query.field, query.interval))
             .y_desc("observations")
             .x_labels(12)
@@ -199,9 +200,11 @@ fn svg(query: &StatsQuery, histogram: &Histogram) -> Result<String, Error> {
             .axis_desc_style(("sans-serif", 16))
             .draw()
             .map_err(|e| failed(e.to_string()))?;
+        // A sliver of space between bars keeps neighbours apart; empty buckets are wider gaps.
+        let inset = query.interval * 0.04;
         let bars = histogram.buckets.iter().filter(|b| b.count > 0);
         chart
-            .draw_series(bars.map(|b| Rectangle::new([(b.from, 0), (b.to, b.count)], BAR.filled())))
+            .draw_series(bars.map(|b| Rectangle::new([(b.from + inset, 0), (b.to - inset, b.count)], BAR.filled())))
             .map_err(|e| failed(e.to_string()))?;
         root.present().map_err(|e| failed(e.to_string()))?;
     }
