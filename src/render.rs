@@ -204,7 +204,9 @@ fn svg(query: &StatsQuery, histogram: &Histogram) -> Result<String, Error> {
         let inset = query.interval * 0.04;
         let bars = histogram.buckets.iter().filter(|b| b.count > 0);
         chart
-            .draw_series(bars.map(|b| Rectangle::new([(b.from + inset, 0), (b.to - inset, b.count)], BAR.filled())))
+            .draw_series(bars.map(|b| {
+                Rectangle::new([(b.from + inset, 0), (b.to - inset, b.count)], BAR.filled())
+            }))
             .map_err(|e| failed(e.to_string()))?;
         root.present().map_err(|e| failed(e.to_string()))?;
     }

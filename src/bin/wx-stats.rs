@@ -81,7 +81,7 @@ async fn main() -> ExitCode {
         None => match StatsRequest::parse(&cli.query.params(), None, es.index_allow()) {
             Ok(request) => stats::answer(&es, &request)
                 .await
-                .map_or_else(|e| fail(&e, 1), |answer| print(&answer.body, cli.pretty)),
+                .map_or_else(|e| fail_for(&e), |answer| print(&answer.body, cli.pretty)),
             Err(e) => fail(&e, 2),
         },
         Some(Command::LoadSample {
@@ -179,6 +179,12 @@ fn print(body: &str, pretty: bool) -> ExitCode {
         _ => println!("{body}"),
     }
     ExitCode::SUCCESS
+}
+
+/// A bad request (400) is a usage error, exit 2, as its parameter's flag was wrong; anything
+/// else at run time is exit 1.
+fn fail_for(error: &Error) -> ExitCode {
+    fail(error, if error.status() == 400 { 2 } else { 1 })
 }
 
 fn fail(error: &Error, code: u8) -> ExitCode {

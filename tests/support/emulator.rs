@@ -30,6 +30,8 @@ impl Emulator {
                 "lambda",
                 "watch",
                 "--only-lambda-apis",
+                // The function answers OPTIONS itself, as on the other doors.
+                "--disable-cors",
                 "--invoke-address",
                 "127.0.0.1",
             ])

@@ -1,0 +1,287 @@
+//! Parity: every request in `tests/parity/cases.json` goes to the Kubeless, Knative and Lambda
+//! doors (real processes, Lambda behind cargo-lambda's emulator) and, where it has a flag, to the
+//! CLI. Status, content type and body must be identical, and the default request must equal
+//! Elasticsearch's own answer to the original body.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::Value;
+use similar::TextDiff;
+use support::emulator::Emulator;
+use support::server::Server;
+use support::{TestIndex, es_host, original_body, run};
+
+/// What is normalised before answers are compared, and why. Nothing else is.
+const NORMALISED: [(&str, &str); 4] = [
+    ("took", "Elasticsearch's own timing of each search"),
+    (
+        "window.start, window.end in format=buckets",
+        "the clock time of each request, to the second",
+    ),
+    (
+        "/metrics values",
+        "each door counts its own traffic; the metric names and types must match",
+    ),
+    (
+        "ce-id, ce-time",
+        "every reply event gets a fresh id and time (headers, which are not compared)",
+    ),
+];
+
+#[derive(Deserialize)]
+struct Corpus {
+    cases: Vec<Case>,
+}
+
+#[derive(Deserialize)]
+struct Case {
+    name: String,
+    method: String,
+    path: String,
+    query: String,
+    headers: BTreeMap<String, String>,
+    body: Option<String>,
+    status: u16,
+    cli: Option<Vec<String>>,
+}
+
+#[derive(Debug, PartialEq)]
+struct Answer {
+    status: u16,
+    content_type: String,
+    body: String,
+}
+
+impl Case {
+    async fn send(&self, base: &str, index: &str) -> Answer {
+        let query = self.query.replace("{index}", index);
+        let url = if query.is_empty() {
+            format!("{base}{}", self.path)
+        } else {
+            format!("{base}{}?{query}", self.path)
+        };
+        let method = reqwest::Method::from_bytes(self.method.as_bytes()).unwrap();
+        let mut request = reqwest::Client::new().request(method, &url);
+        for (name, value) in &self.headers {
+            request = request.header(name, value);
+        }
+        if let Some(body) = &self.body {
+            request = request.body(body.clone());
+        }
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{}: {url}: {e}", self.name));
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        let body = normalise(&self.path, &response.text().await.unwrap());
+        Answer {
+            status,
+            content_type,
+            body,
+        }
+    }
+
+    /// The CLI's answer to the same question: exit 0 is a 200, exit 2 a 400, exit 1 an error
+    /// from Elasticsearch; only a success has a body to compare.
+    fn run_cli(&self, index: &str) -> Option<(u16, String)> {
+        let args: Vec<String> = self
+            .cli
+            .as_ref()?
+            .iter()
+            .map(|a| a.replace("{index}", index))
+            .collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let output = run(
+            env!("CARGO_BIN_EXE_wx-stats"),
+            &args,
+            &[("HOST", &es_host()), ("ES_INDEX", index)],
+        );
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let status = match output.status.code() {
+            Some(0) => 200,
+            Some(2) => 400,
+            _ => 502,
+        };
+        let body = stdout.strip_suffix('\n').unwrap_or(&stdout);
+        Some((
+            status,
+            if status == 200 {
+                normalise("/", body)
+            } else {
+                String::new()
+            },
+        ))
+    }
+}
+
+/// Applies [`NORMALISED`]: JSON loses `took` and the buckets window's clock times; /metrics
+/// keeps only its metric names and types.
+fn normalise(path: &str, body: &str) -> String {
+    if path == "/metrics" {
+        let mut types: Vec<&str> = body.lines().filter(|l| l.starts_with("# TYPE")).collect();
+        types.sort();
+        return types.join("\n");
+    }
+    match serde_json::from_str::<Value>(body) {
+        Ok(Value::Object(mut object)) => {
+            object.remove("took");
+            if let Some(Value::Object(window)) = object.get_mut("window") {
+                window.remove("start");
+                window.remove("end");
+            }
+            serde_json::to_string_pretty(&Value::Object(object)).unwrap()
+        }
+        _ => body.to_string(),
+    }
+}
+
+fn diff(expected: &str, actual: &str) -> String {
+    TextDiff::from_lines(expected, actual)
+        .unified_diff()
+        .context_radius(2)
+        .header("kubeless", "this door")
+        .to_string()
+}
+
+/// A fixed dataset: 400 observations, one every 4 minutes, the oldest 26.6 h ago.
+async fn parity_index() -> TestIndex {
+    let index = TestIndex::create("parity").await;
+    let observations: Vec<(Duration, f64)> = (0..400u64)
+        .map(|i| {
+            (
+                Duration::from_secs(30 + i * 240),
+                45.0 + ((i * 37) % 61) as f64 * 0.45,
+            )
+        })
+        .collect();
+    index.add(&observations).await;
+    index
+}
+
+#[tokio::test]
+async fn every_door_answers_every_case_identically() {
+    let corpus: Corpus = serde_json::from_str(include_str!("parity/cases.json")).unwrap();
+    assert!(
+        corpus.cases.len() >= 30,
+        "the corpus needs at least 30 cases"
+    );
+    let index = parity_index().await;
+    let env = [("HOST", es_host()), ("ES_INDEX", index.name.clone())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let kubeless = Server::start(env!("CARGO_BIN_EXE_wx-stats-kubeless"), "FUNC_PORT", &env).await;
+    let knative = Server::start(env!("CARGO_BIN_EXE_wx-stats-knative"), "PORT", &env).await;
+    let lambda = Emulator::start(&env).await;
+    let lambda_base = format!(
+        "http://127.0.0.1:{}/lambda-url/{}",
+        lambda.port,
+        support::emulator::FUNCTION
+    );
+
+    println!("normalised before comparing:");
+    for (field, why) in NORMALISED {
+        println!("  {field}: {why}");
+    }
+    println!(
+        "\n{:<48} {:>6} {:>8} {:>8} {:>8} {:>8}",
+        "case", "status", "kubeless", "knative", "lambda", "cli"
+    );
+    let mut failures = Vec::new();
+    for case in &corpus.cases {
+        let reference = case.send(&kubeless.base, &index.name).await;
+        let mut cells = vec![
+            if reference.status == case.status {
+                "ok"
+            } else {
+                "FAIL"
+            }
+            .to_string(),
+        ];
+        if reference.status != case.status {
+            failures.push(format!(
+                "{}: kubeless answered {} instead of {}: {}",
+                case.name, reference.status, case.status, reference.body
+            ));
+        }
+        for (door, base) in [
+            ("knative", knative.base.as_str()),
+            ("lambda", lambda_base.as_str()),
+        ] {
+            let answer = case.send(base, &index.name).await;
+            let same = answer == reference;
+            if !same {
+                failures.push(format!(
+                    "{} on {door}: status {} vs {}, content type {:?} vs {:?}\n{}",
+                    case.name,
+                    answer.status,
+                    reference.status,
+                    answer.content_type,
+                    reference.content_type,
+                    diff(&reference.body, &answer.body)
+                ));
+            }
+            cells.push(if same { "ok" } else { "FAIL" }.to_string());
+        }
+        cells.push(match case.run_cli(&index.name) {
+            None => "-".to_string(),
+            Some((status, body)) => {
+                // The CLI ends its output with a newline when the body lacks one.
+                let same_body =
+                    body.trim_end_matches('\n') == reference.body.trim_end_matches('\n');
+                let same = status == reference.status && (status != 200 || same_body);
+                if !same {
+                    failures.push(format!(
+                        "{} on the CLI: status {status} vs {}\n{}",
+                        case.name,
+                        reference.status,
+                        diff(&reference.body, &body)
+                    ));
+                }
+                if same { "ok" } else { "FAIL" }.to_string()
+            }
+        });
+        println!(
+            "{:<48} {:>6} {:>8} {:>8} {:>8} {:>8}",
+            case.name, case.status, cells[0], cells[1], cells[2], cells[3]
+        );
+    }
+
+    let from_elasticsearch = normalise("/", &index.search(&original_body()).await.to_string());
+    let default = corpus
+        .cases
+        .iter()
+        .find(|c| c.name == "default")
+        .unwrap()
+        .send(&kubeless.base, &index.name)
+        .await;
+    if default.body != from_elasticsearch {
+        failures.push(format!(
+            "the default answer differs from Elasticsearch's own:\n{}",
+            diff(&from_elasticsearch, &default.body)
+        ));
+    }
+    println!(
+        "\n{} cases x 4 doors; default request vs Elasticsearch's own answer: {}",
+        corpus.cases.len(),
+        if default.body == from_elasticsearch {
+            "ok"
+        } else {
+            "FAIL"
+        }
+    );
+    index.delete().await;
+    assert!(
+        failures.is_empty(),
+        "{} differences:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
