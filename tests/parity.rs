@@ -76,13 +76,8 @@ impl Case {
             .send()
             .await
             .unwrap_or_else(|e| panic!("{}: {url}: {e}", self.name));
-        let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .map(|v| v.to_str().unwrap().to_string())
-            .unwrap_or_default();
-        let body = normalise(&self.path, &response.text().await.unwrap());
+        let (status, content_type, body) = support::read(response).await;
+        let body = normalise(&self.path, &body);
         Answer {
             status,
             content_type,

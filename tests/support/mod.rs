@@ -173,7 +173,11 @@ pub fn total_hits(response: &Value) -> u64 {
 pub async fn fetch(method: &str, url: &str) -> (u16, String, String) {
     let client = reqwest::Client::new();
     let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let response = client.request(method, url).send().await.unwrap();
+    read(client.request(method, url).send().await.unwrap()).await
+}
+
+/// A response's status, content type and body.
+pub async fn read(response: reqwest::Response) -> (u16, String, String) {
     let status = response.status().as_u16();
     let content_type = response
         .headers()
