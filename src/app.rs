@@ -146,7 +146,7 @@ async fn function(
             Ok(request) => stats::answer(&state.es, &request).await,
             Err(error) => Err(error),
         };
-    match answer {
+    let mut response = match answer {
         Ok(rendered) if event.is_some() => {
             cloudevent::reply(rendered, &state.identity.event_source())
         }
@@ -155,8 +155,14 @@ async fn function(
             rendered.body,
         )
             .into_response(),
-        Err(error) => error.into_response(),
+        Err(error) => return error.into_response(),
+    };
+    // Caches downstream may keep the answer as long as we do.
+    let max_age = format!("max-age={}", state.es.cache_ttl().as_secs());
+    if let Ok(value) = HeaderValue::from_str(&max_age) {
+        response.headers_mut().insert(header::CACHE_CONTROL, value);
     }
+    response
 }
 
 /// The request's parameters: the query string's, then the body's (a Kubeless event's data).

@@ -11,6 +11,8 @@ use crate::error::Error;
 
 /// The original function's client timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long answers are kept: the station writes every 2 minutes, dashboards ask more often.
+pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(15);
 /// Where Elasticsearch is when nothing says otherwise.
 pub const DEFAULT_URL: &str = "http://localhost:9200";
 /// The weather station's monthly indices. `_all` reproduces the original, which searched every index.
@@ -30,6 +32,7 @@ Environment:
   ES_INDEX      index or pattern searched [default: wx-rtbeat-*]; _all searches every index,
                 exactly as the original function did
   ES_INDEX_ALLOW  patterns an `index` request parameter must match [default: wx-rtbeat-*]
+  CACHE_TTL     how long answers are kept, e.g. 15s; 0 turns caching off [default: 15s]
   RUST_LOG      log level [default: warn]; LOG_FORMAT=json logs JSON lines to stderr";
 
 /// Everything wx-stats needs to know to reach Elasticsearch.
@@ -47,6 +50,8 @@ pub struct Config {
     pub index: String,
     /// The patterns a request's `index` parameter must match (`ES_INDEX_ALLOW`).
     pub index_allow: String,
+    /// How long search answers are kept (`CACHE_TTL`); zero turns the cache off.
+    pub cache_ttl: Duration,
 }
 
 /// Where Elasticsearch is: a URL, or an Elastic Cloud deployment.
@@ -105,6 +110,11 @@ impl Config {
             index: match get("ES_INDEX") {
                 Some(index) => validate_index("ES_INDEX", index)?,
                 None => DEFAULT_INDEX.to_string(),
+            },
+            cache_ttl: match get("CACHE_TTL") {
+                Some(text) if text.trim() == "0" => Duration::ZERO,
+                Some(text) => parse_duration("CACHE_TTL", &text)?,
+                None => DEFAULT_CACHE_TTL,
             },
             index_allow: match get("ES_INDEX_ALLOW") {
                 Some(patterns) => validate_index("ES_INDEX_ALLOW", patterns)?,
@@ -276,6 +286,7 @@ mod tests {
         assert_eq!(c.timeout, Duration::from_secs(20));
         assert_eq!(c.index, "wx-rtbeat-*");
         assert_eq!(c.index_allow, "wx-rtbeat-*");
+        assert_eq!(c.cache_ttl, Duration::from_secs(15));
         assert_eq!(c.credentials, None);
         assert_eq!(c.ca_cert, None);
     }
@@ -335,6 +346,19 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn cache_ttl_can_be_turned_off() {
+        assert_eq!(
+            config(&[("CACHE_TTL", "0")]).unwrap().cache_ttl,
+            Duration::ZERO
+        );
+        assert_eq!(
+            config(&[("CACHE_TTL", "2s")]).unwrap().cache_ttl,
+            Duration::from_secs(2)
+        );
+        assert_eq!(failing_variable(&[("CACHE_TTL", "often")]), "CACHE_TTL");
     }
 
     #[test]

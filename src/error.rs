@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 /// Everything that can go wrong between a request and its answer.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum Error {
     /// A configuration variable is missing or malformed; start-up stops with this message.
     #[error("{variable}: {reason}")]

@@ -11,6 +11,7 @@ use elasticsearch::http::transport::{
 use elasticsearch::{Elasticsearch, SearchParts};
 use serde_json::Value;
 
+use crate::cache::SearchCache;
 use crate::config::{Config, Credentials, Endpoint};
 use crate::error::Error;
 
@@ -22,6 +23,8 @@ pub struct EsClient {
     index: String,
     index_allow: String,
     timeout: Duration,
+    cache: Option<SearchCache>,
+    cache_ttl: Duration,
 }
 
 impl EsClient {
@@ -67,6 +70,8 @@ impl EsClient {
             host: config.host(),
             index: config.index.clone(),
             index_allow: config.index_allow.clone(),
+            cache: SearchCache::new(config.cache_ttl),
+            cache_ttl: config.cache_ttl,
             timeout: config.timeout,
         })
     }
@@ -91,10 +96,29 @@ impl EsClient {
         &self.client
     }
 
+    /// How long answers are kept (`CACHE_TTL`); zero when caching is off.
+    pub fn cache_ttl(&self) -> Duration {
+        self.cache_ttl
+    }
+
     /// Runs a search on `index`, or the configured index, and returns Elasticsearch's response
-    /// text untouched.
+    /// text untouched. Identical searches share one call, and answers are kept for `CACHE_TTL`.
     pub async fn search(&self, index: Option<&str>, body: &Value) -> Result<String, Error> {
-        let indices: Vec<&str> = index.unwrap_or(&self.index).split(',').collect();
+        let index = index.unwrap_or(&self.index);
+        match &self.cache {
+            Some(cache) => {
+                let key = format!("{index}\n{body}");
+                cache
+                    .get_or_fetch(key, self.search_uncached(index, body))
+                    .await
+                    .map(|text| text.to_string())
+            }
+            None => self.search_uncached(index, body).await,
+        }
+    }
+
+    async fn search_uncached(&self, index: &str, body: &Value) -> Result<String, Error> {
+        let indices: Vec<&str> = index.split(',').collect();
         let response = self
             .client
             .search(SearchParts::Index(&indices))

@@ -12,7 +12,8 @@
 //!   [`cloudevent`] reads and answers CloudEvents; [`lambda`] hands Lambda invocations to it.
 //! - [`config`] reads the environment through a lookup function, so it is pure.
 //! - [`query`] holds [`query::StatsQuery`], whose default is the original function's query.
-//! - [`es`] builds the Elasticsearch client and maps every failure to an [`error::Error`].
+//! - [`es`] builds the Elasticsearch client and maps every failure to an [`error::Error`];
+//!   [`cache`] coalesces identical searches and keeps answers for `CACHE_TTL`.
 //! - [`error`] is the one error type, with its one JSON shape.
 //! - [`sample`] writes observations shaped like the station's, for trying wx-stats out.
 //! - [`telemetry`] sets up logging.
@@ -21,6 +22,7 @@
 //! FaaS runtime.
 
 pub mod app;
+pub mod cache;
 pub mod cloudevent;
 pub mod config;
 pub mod door;

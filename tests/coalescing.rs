@@ -1,0 +1,105 @@
+//! Identical requests in flight cost Elasticsearch one search, counted by Elasticsearch itself.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::Value;
+use support::server::Server;
+use support::{TestIndex, es_host, es_url, fetch, require_es};
+
+const KNATIVE: &str = env!("CARGO_BIN_EXE_wx-stats-knative");
+
+/// Elasticsearch's own count of queries run on `index` (one per search: the index has one shard).
+async fn searches(index: &str) -> u64 {
+    let client = require_es().await;
+    let stats: Value = client
+        .get(format!("{}/{index}/_stats/search", es_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    stats["_all"]["total"]["search"]["query_total"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{stats}"))
+}
+
+async fn fifty_at_once(base: &str) -> Vec<(u16, String)> {
+    let mut requests = tokio::task::JoinSet::new();
+    for _ in 0..50 {
+        let url = format!("{base}/?format=buckets");
+        requests.spawn(async move {
+            let (status, _, body) = fetch("GET", &url).await;
+            (status, body)
+        });
+    }
+    requests.join_all().await
+}
+
+#[tokio::test]
+async fn fifty_concurrent_identical_requests_cost_one_search() {
+    let index = TestIndex::create("coalescing").await;
+    index.add(&[(Duration::from_secs(60), 70.0)]).await;
+    let door = Server::start(
+        KNATIVE,
+        "PORT",
+        &[("HOST", &es_host()), ("ES_INDEX", &index.name)],
+    )
+    .await;
+    let before = searches(&index.name).await;
+    let answers = fifty_at_once(&door.base).await;
+    assert!(
+        answers
+            .iter()
+            .all(|(status, body)| *status == 200 && body.contains("\"total\":1")),
+        "{answers:?}"
+    );
+    assert_eq!(
+        searches(&index.name).await - before,
+        1,
+        "50 identical requests must share one search"
+    );
+
+    let response = reqwest::get(&door.base).await.unwrap();
+    assert_eq!(response.headers()["cache-control"], "max-age=15");
+    index.delete().await;
+}
+
+#[tokio::test]
+async fn with_the_cache_off_every_request_searches() {
+    let index = TestIndex::create("no-coalescing").await;
+    index.add(&[(Duration::from_secs(60), 70.0)]).await;
+    let env = [
+        ("HOST", es_host()),
+        ("ES_INDEX", index.name.clone()),
+        ("CACHE_TTL", "0".into()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let door = Server::start(KNATIVE, "PORT", &env).await;
+    let before = searches(&index.name).await;
+    let answers = fifty_at_once(&door.base).await;
+    assert!(answers.iter().all(|(status, _)| *status == 200));
+    assert_eq!(
+        searches(&index.name).await - before,
+        50,
+        "the count is Elasticsearch's own, so it sees every search"
+    );
+    let response = reqwest::get(&door.base).await.unwrap();
+    assert_eq!(response.headers()["cache-control"], "max-age=0");
+    index.delete().await;
+}
+
+#[tokio::test]
+async fn errors_are_not_cached() {
+    let door = Server::start(KNATIVE, "PORT", &[("HOST", "127.0.0.1:1")]).await;
+    for _ in 0..2 {
+        let response = reqwest::get(&door.base).await.unwrap();
+        assert_eq!(response.status(), 503);
+        assert!(
+            response.headers().get("cache-control").is_none(),
+            "an error must not invite caching"
+        );
+    }
+}
