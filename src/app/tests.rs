@@ -1,0 +1,195 @@
+//! The Router's answers, one request at a time through `oneshot`, with no socket.
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::Request;
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tower::ServiceExt;
+
+use super::*;
+
+/// A client of an Elasticsearch at `host` (nothing listens at 127.0.0.1:1).
+fn state(host: &str, es_timeout: &str, function_timeout: Option<Duration>) -> Arc<AppState> {
+    let lookup = |k: &str| match k {
+        "HOST" => Some(host.to_string()),
+        "ES_TIMEOUT" => Some(es_timeout.to_string()),
+        _ => None,
+    };
+    let es = EsClient::from_lookup(lookup).unwrap();
+    Arc::new(AppState {
+        function_timeout,
+        ..AppState::new(es)
+    })
+}
+
+/// A peer that accepts connections and never answers: a stalled Elasticsearch.
+async fn black_hole() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    address
+}
+
+async fn call(app: Router, method: &str, path: &str) -> (StatusCode, HeaderMap, String) {
+    let request = Request::builder()
+        .method(method)
+        .uri(path)
+        .body(Body::empty())
+        .unwrap();
+    let response = app.oneshot(request).await.unwrap();
+    let (parts, body) = response.into_parts();
+    let bytes = body.collect().await.unwrap().to_bytes();
+    (
+        parts.status,
+        parts.headers,
+        String::from_utf8(bytes.to_vec()).unwrap(),
+    )
+}
+
+fn assert_error_shape(status: StatusCode, headers: &HeaderMap, body: &str, error_type: &str) {
+    let json: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    assert_eq!(json["status"], status.as_u16(), "{body}");
+    assert_eq!(json["error"]["type"], error_type, "{body}");
+    assert!(
+        json["error"]["reason"]
+            .as_str()
+            .is_some_and(|r| !r.is_empty()),
+        "{body}"
+    );
+    assert_eq!(headers[header::CONTENT_TYPE], "application/json");
+}
+
+#[tokio::test]
+async fn healthz_answers_without_elasticsearch() {
+    let (status, _, body) = call(router(state("127.0.0.1:1", "5s", None)), "GET", "/healthz").await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "ok\n"));
+}
+
+#[tokio::test]
+async fn unreachable_elasticsearch_is_503() {
+    let (status, headers, body) =
+        call(router(state("127.0.0.1:1", "5s", None)), "GET", "/any/path").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_error_shape(status, &headers, &body, "elasticsearch_unavailable");
+    assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+}
+
+#[tokio::test]
+async fn stalled_elasticsearch_is_504() {
+    let host = black_hole().await;
+    let (status, headers, body) = call(router(state(&host, "300ms", None)), "POST", "/").await;
+    assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);
+    assert_error_shape(status, &headers, &body, "elasticsearch_timeout");
+}
+
+#[tokio::test]
+async fn a_function_over_its_time_limit_is_408() {
+    let host = black_hole().await;
+    let app = router(state(&host, "30s", Some(Duration::from_millis(200))));
+    let (status, headers, body) = call(app, "GET", "/").await;
+    assert_eq!(status, StatusCode::REQUEST_TIMEOUT);
+    assert_error_shape(status, &headers, &body, "function_timeout");
+}
+
+#[tokio::test]
+async fn other_methods_are_405_with_allow() {
+    for (method, path) in [
+        ("PUT", "/"),
+        ("DELETE", "/x"),
+        ("POST", "/healthz"),
+        ("PATCH", "/metrics"),
+    ] {
+        let (status, headers, body) =
+            call(router(state("127.0.0.1:1", "5s", None)), method, path).await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+        assert_error_shape(status, &headers, &body, "method_not_allowed");
+        assert_eq!(headers[header::ALLOW], FUNCTION_METHODS);
+    }
+}
+
+#[tokio::test]
+async fn options_answers_cors() {
+    let (status, headers, _) = call(
+        router(state("127.0.0.1:1", "5s", None)),
+        "OPTIONS",
+        "/prod/",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+    assert_eq!(
+        headers[header::ACCESS_CONTROL_ALLOW_METHODS],
+        FUNCTION_METHODS
+    );
+}
+
+#[tokio::test]
+async fn a_panic_is_500_with_the_error_shape() {
+    let state = state("127.0.0.1:1", "5s", None);
+    async fn boom() -> &'static str {
+        panic!("boom")
+    }
+    let routes = routes().route("/boom", get(boom));
+    let (status, headers, body) = call(with_layers(routes, state.clone()), "GET", "/boom").await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_error_shape(status, &headers, &body, "internal_error");
+    let metrics = state.metrics.render().unwrap();
+    assert!(
+        metrics.contains("function_failures_total{method=\"GET\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn an_elasticsearch_rejection_is_502_with_its_reason() {
+    let error = Error::Elasticsearch {
+        status: 400,
+        es_type: "illegal_argument_exception".into(),
+        reason: "Field [x] is not numeric".into(),
+    };
+    let response = error.into_response();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let body = String::from_utf8(body.to_vec()).unwrap();
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert_error_shape(status, &headers, &body, "illegal_argument_exception");
+    assert!(body.contains("Field [x] is not numeric"), "{body}");
+}
+
+#[tokio::test]
+async fn metrics_count_function_calls_by_method() {
+    let state = state("127.0.0.1:1", "5s", None);
+    for method in ["GET", "GET", "POST"] {
+        call(router(state.clone()), method, "/").await;
+    }
+    call(router(state.clone()), "GET", "/healthz").await;
+    let (status, headers, text) = call(router(state), "GET", "/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    assert!(
+        text.contains("function_calls_total{method=\"GET\"} 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("function_calls_total{method=\"POST\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("function_failures_total{method=\"GET\"} 2"),
+        "{text}"
+    );
+    assert!(text.contains("function_duration_seconds_bucket"), "{text}");
+}

@@ -1,0 +1,179 @@
+//! Parsing parameters and building bodies: the original query byte for byte, and every bad value named.
+use super::*;
+
+/// The original function's body, copied from its source.
+const ORIGINAL: &str = r#"{"size":0,"aggs":{"temps":{"histogram":{"field":"rxtxMsg.payload.currently.temperature","interval":2}}},"query":{"range":{"@timestamp":{"gt":"now-24h"}}}}"#;
+const ALLOW: &str = "wx-rtbeat-*";
+
+fn parse(pairs: &[(&str, &str)]) -> Result<StatsRequest, Error> {
+    let params: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    StatsRequest::parse(&params, None, ALLOW)
+}
+
+fn rejected(pairs: &[(&str, &str)]) -> String {
+    match parse(pairs) {
+        Err(Error::BadRequest { parameter, .. }) => parameter,
+        other => panic!("expected a 400 for {pairs:?}, got {other:?}"),
+    }
+}
+
+#[test]
+fn default_body_is_the_original() {
+    let original: Value = serde_json::from_str(ORIGINAL).unwrap();
+    assert_eq!(StatsQuery::default().body(), original);
+    // Same keys in the same order, so even the bytes agree.
+    assert_eq!(StatsQuery::default().body().to_string(), ORIGINAL);
+    assert_eq!(parse(&[]).unwrap().query.body().to_string(), ORIGINAL);
+    assert_eq!(
+        parse(&[("hours", "24"), ("interval", "2")])
+            .unwrap()
+            .query
+            .body()
+            .to_string(),
+        ORIGINAL
+    );
+}
+
+#[test]
+fn parameters_reach_the_body() {
+    let request = parse(&[
+        ("hours", "6"),
+        ("interval", "0.5"),
+        ("field", "rxtxMsg.payload.currently.humidity"),
+        ("min_doc_count", "1"),
+    ])
+    .unwrap();
+    let body = request.query.body();
+    let histogram = &body["aggs"]["temps"]["histogram"];
+    assert_eq!(histogram["interval"], json!(0.5));
+    assert_eq!(histogram["field"], "rxtxMsg.payload.currently.humidity");
+    assert_eq!(histogram["min_doc_count"], 1);
+    assert_eq!(body["query"]["range"]["@timestamp"]["gt"], "now-6h");
+    assert!(request.query.field_requested);
+}
+
+#[test]
+fn fill_extends_the_bounds() {
+    let query = parse(&[("fill", "true")]).unwrap().query;
+    let histogram =
+        query.body_with_bounds(Some((40.0, 80.5)))["aggs"]["temps"]["histogram"].clone();
+    assert_eq!(histogram["min_doc_count"], 0);
+    assert_eq!(
+        histogram["extended_bounds"],
+        json!({"min": 40, "max": 80.5})
+    );
+}
+
+#[test]
+fn bad_values_name_their_parameter() {
+    assert_eq!(rejected(&[("hours", "0")]), "hours");
+    assert_eq!(rejected(&[("hours", "8785")]), "hours");
+    assert_eq!(rejected(&[("hours", "1.5")]), "hours");
+    assert_eq!(rejected(&[("interval", "-1")]), "interval");
+    assert_eq!(rejected(&[("interval", "0")]), "interval");
+    assert_eq!(rejected(&[("interval", "1000.5")]), "interval");
+    assert_eq!(rejected(&[("interval", "NaN")]), "interval");
+    assert_eq!(rejected(&[("interval", "inf")]), "interval");
+    assert_eq!(rejected(&[("field", "a*b")]), "field");
+    assert_eq!(rejected(&[("field", "")]), "field");
+    assert_eq!(rejected(&[("field", "a..b")]), "field");
+    assert_eq!(rejected(&[("field", "doc['x']")]), "field");
+    assert_eq!(rejected(&[("format", "xml")]), "format");
+    assert_eq!(rejected(&[("fill", "maybe")]), "fill");
+    assert_eq!(rejected(&[("min_doc_count", "-1")]), "min_doc_count");
+    assert_eq!(rejected(&[("foo", "1")]), "foo");
+    assert_eq!(rejected(&[("hours", "1"), ("hours", "2")]), "hours");
+}
+
+#[test]
+fn indices_stay_inside_the_allowed_pattern() {
+    assert_eq!(
+        parse(&[("index", "wx-rtbeat-2026.11")])
+            .unwrap()
+            .query
+            .index
+            .as_deref(),
+        Some("wx-rtbeat-2026.11")
+    );
+    assert_eq!(
+        parse(&[("index", "wx-rtbeat-2026.*")])
+            .unwrap()
+            .query
+            .index
+            .as_deref(),
+        Some("wx-rtbeat-2026.*")
+    );
+    for bad in [
+        ".security",
+        "_all",
+        "*",
+        "wx-*",
+        "other",
+        "wx-rtbeat-a,.security",
+        "WX-RTBEAT-1",
+        "wx-rtbeat-x/../_search",
+        "",
+    ] {
+        assert_eq!(rejected(&[("index", bad)]), "index", "{bad}");
+    }
+    let two = StatsRequest::parse(
+        &[("index".into(), "archive-1".into())],
+        None,
+        "wx-rtbeat-*, archive-*",
+    )
+    .unwrap();
+    assert_eq!(two.query.index.as_deref(), Some("archive-1"));
+}
+
+#[test]
+fn format_from_parameter_or_accept() {
+    assert_eq!(parse(&[]).unwrap().format, Format::Es);
+    assert_eq!(parse(&[("format", "csv")]).unwrap().format, Format::Csv);
+    let by_accept = |accept| {
+        StatsRequest::parse(&[], Some(accept), ALLOW)
+            .unwrap()
+            .format
+    };
+    assert_eq!(by_accept("text/csv"), Format::Csv);
+    assert_eq!(by_accept("image/svg+xml,*/*;q=0.8"), Format::Svg);
+    assert_eq!(by_accept("application/json"), Format::Es);
+    let both = StatsRequest::parse(
+        &[("format".into(), "buckets".into())],
+        Some("text/csv"),
+        ALLOW,
+    )
+    .unwrap();
+    assert_eq!(
+        both.format,
+        Format::Buckets,
+        "the parameter wins over Accept"
+    );
+}
+
+#[test]
+fn json_bodies_carry_parameters() {
+    assert_eq!(params_from_json(b"").unwrap(), vec![]);
+    assert_eq!(params_from_json(b" \n").unwrap(), vec![]);
+    let params = params_from_json(br#"{"hours":6,"format":"csv","fill":true}"#).unwrap();
+    assert_eq!(
+        params,
+        vec![
+            ("hours".into(), "6".into()),
+            ("format".into(), "csv".into()),
+            ("fill".into(), "true".into())
+        ]
+    );
+    for bad in [
+        &b"{not json"[..],
+        b"[1]",
+        b"42",
+        br#"{"hours":[1]}"#,
+        br#"{"hours":null}"#,
+    ] {
+        let error = params_from_json(bad).unwrap_err();
+        assert_eq!(error.status(), 400, "{error}");
+    }
+}
