@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Request, State};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -87,6 +88,9 @@ impl ServiceIdentity {
     }
 }
 
+/// The largest request body read.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
 /// The methods that invoke the function.
 const FUNCTION_METHODS: &str = "GET, POST, OPTIONS";
 
@@ -102,6 +106,7 @@ fn routes() -> Router<Arc<AppState>> {
         .route("/metrics", get(metrics))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(function)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 
 /// Time limit, panic catching, metrics and CORS, around any set of routes.
@@ -123,13 +128,17 @@ async fn function(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     match method {
         Method::GET | Method::POST => {}
         Method::OPTIONS => return cors_preflight(),
         _ => return method_not_allowed().await,
     }
+    // Parameters fit in a few hundred bytes; a large body is a mistake or an attack.
+    let Ok(body) = body else {
+        return Error::TooLarge(MAX_BODY_BYTES).into_response();
+    };
     let event =
         match cloudevent::is_cloud_event(&headers).then(|| cloudevent::read(&headers, &body)) {
             Some(Err(error)) => return error.into_response(),

@@ -30,6 +30,9 @@ pub enum Error {
     /// The request carries a CloudEvent that is malformed or unsupported.
     #[error("malformed CloudEvent: {0}")]
     BadEvent(String),
+    /// The request body is larger than the limit (bytes).
+    #[error("the request body is larger than {0} bytes")]
+    TooLarge(usize),
     /// The method is not one the path answers.
     #[error("method not allowed here; use GET, POST or OPTIONS")]
     MethodNotAllowed,
@@ -73,6 +76,7 @@ impl Error {
         match self {
             Error::BadRequest { .. } | Error::BadEvent(_) => 400,
             Error::MethodNotAllowed => 405,
+            Error::TooLarge(_) => 413,
             Error::FunctionTimeout(_) => 408,
             Error::Unavailable { .. } => 503,
             Error::Timeout { .. } => 504,
@@ -89,6 +93,7 @@ impl Error {
             Error::BadRequest { .. } => "invalid_parameter",
             Error::BadEvent(_) => "invalid_cloudevent",
             Error::MethodNotAllowed => "method_not_allowed",
+            Error::TooLarge(_) => "request_too_large",
             Error::FunctionTimeout(_) => "function_timeout",
             Error::Unavailable { .. } => "elasticsearch_unavailable",
             Error::Timeout { .. } => "elasticsearch_timeout",
@@ -136,6 +141,7 @@ mod tests {
             Error::bad_request("hours", "must be a whole number"),
             Error::BadEvent("no id".into()),
             Error::MethodNotAllowed,
+            Error::TooLarge(65536),
             Error::FunctionTimeout(Duration::from_secs(1)),
             Error::Unavailable {
                 host: "http://h:1".into(),
@@ -168,7 +174,7 @@ mod tests {
     #[test]
     fn statuses_follow_the_failure() {
         let statuses: Vec<u16> = all_variants().iter().map(Error::status).collect();
-        assert_eq!(statuses, [500, 400, 400, 405, 408, 503, 504, 502, 500]);
+        assert_eq!(statuses, [500, 400, 400, 405, 413, 408, 503, 504, 502, 500]);
     }
 
     #[test]

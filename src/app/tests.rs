@@ -193,3 +193,25 @@ async fn metrics_count_function_calls_by_method() {
     );
     assert!(text.contains("function_duration_seconds_bucket"), "{text}");
 }
+
+#[tokio::test]
+async fn a_body_over_64_kib_is_413() {
+    let app = router(state("127.0.0.1:1", "5s", None));
+    let body = vec![b' '; MAX_BODY_BYTES + 1];
+    let request = Request::builder()
+        .method("POST")
+        .uri("/")
+        .body(Body::from(body))
+        .unwrap();
+    let response = app.oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_error_shape(
+        status,
+        &headers,
+        &String::from_utf8_lossy(&bytes),
+        "request_too_large",
+    );
+}
