@@ -7,7 +7,7 @@ use wx_stats::app::{AppState, router};
 use wx_stats::door::{self, KubelessEnv};
 use wx_stats::{serve, telemetry};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     telemetry::init("info");
     let (kubeless, es) = match door::from_env::<KubelessEnv>() {

@@ -7,7 +7,7 @@ use lambda_runtime::service_fn;
 use wx_stats::app::{AppState, router};
 use wx_stats::{EsClient, lambda, serve};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     // Honours AWS_LAMBDA_LOG_FORMAT=JSON and AWS_LAMBDA_LOG_LEVEL.
     lambda_http::tracing::init_default_subscriber();
