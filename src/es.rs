@@ -6,6 +6,7 @@ use std::time::Duration;
 use elasticsearch::auth::Credentials as EsCredentials;
 use elasticsearch::cert::{Certificate, CertificateValidation};
 use elasticsearch::http::headers::{ACCEPT_ENCODING, HeaderValue};
+use elasticsearch::http::response::Response;
 use elasticsearch::http::transport::{
     CloudConnectionPool, SingleNodeConnectionPool, TransportBuilder,
 };
@@ -125,13 +126,22 @@ impl EsClient {
 
     async fn search_uncached(&self, index: &str, body: &Value) -> Result<String, Error> {
         let indices: Vec<&str> = index.split(',').collect();
-        let response = self
+        let sent = self
             .client
             .search(SearchParts::Index(&indices))
             .body(body)
             .send()
-            .await
-            .map_err(|e| self.transport_error(&e))?;
+            .await;
+        self.response_text(sent).await
+    }
+
+    /// The text of a successful answer to `sent`; otherwise the failure as an [`Error`]: a
+    /// transport failure, or Elasticsearch's own error for a 4xx or 5xx.
+    pub async fn response_text(
+        &self,
+        sent: Result<Response, elasticsearch::Error>,
+    ) -> Result<String, Error> {
+        let response = sent.map_err(|e| self.transport_error(&e))?;
         let status = response.status_code().as_u16();
         let text = response
             .text()
@@ -144,7 +154,7 @@ impl EsClient {
     }
 
     /// A failure before any status arrived: too slow, or not reachable at all.
-    pub fn transport_error(&self, error: &elasticsearch::Error) -> Error {
+    fn transport_error(&self, error: &elasticsearch::Error) -> Error {
         if error.is_timeout() {
             return Error::Timeout {
                 host: self.host.clone(),

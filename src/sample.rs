@@ -14,7 +14,7 @@ use elasticsearch::indices::{IndicesPutIndexTemplateParts, IndicesRefreshParts};
 use serde_json::{Value, json};
 
 use crate::error::Error;
-use crate::es::{EsClient, elasticsearch_error};
+use crate::es::EsClient;
 
 /// The station writes one observation every 2 minutes.
 pub const OBSERVATION_EVERY: Duration = Duration::from_secs(120);
@@ -76,15 +76,14 @@ pub fn mapping() -> Value {
 /// Installs the `wx-rtbeat` index template, so every monthly index gets the mapping.
 pub async fn install_template(es: &EsClient) -> Result<(), Error> {
     let body = json!({ "index_patterns": ["wx-rtbeat-*"], "template": mapping() });
-    let response = es
+    let sent = es
         .client()
         .indices()
         .put_index_template(IndicesPutIndexTemplateParts::Name("wx-rtbeat"))
         .body(body)
         .send()
-        .await
-        .map_err(|e| es.transport_error(&e))?;
-    check(es, response).await.map(drop)
+        .await;
+    es.response_text(sent).await.map(drop)
 }
 
 /// The monthly index an observation at `time` belongs in: `wx-rtbeat-YYYY.MM`.
@@ -236,14 +235,9 @@ async fn write(
             lines.push(json!({ "index": { "_index": index, "_id": id } }).into());
             lines.push(doc.clone().into());
         }
-        let response = es
-            .client()
-            .bulk(BulkParts::None)
-            .body(lines)
-            .send()
-            .await
-            .map_err(|e| es.transport_error(&e))?;
-        let summary = check(es, response).await?;
+        let sent = es.client().bulk(BulkParts::None).body(lines).send().await;
+        let summary: Value =
+            serde_json::from_str(&es.response_text(sent).await?).unwrap_or(Value::Null);
         let items = summary["items"].as_array().cloned().unwrap_or_default();
         for ((line, _, _), item) in chunk.iter().zip(items) {
             match item["index"]["error"]["reason"].as_str() {
@@ -259,27 +253,13 @@ async fn write(
 }
 
 async fn refresh(es: &EsClient) -> Result<(), Error> {
-    let response = es
+    let sent = es
         .client()
         .indices()
         .refresh(IndicesRefreshParts::Index(&["wx-rtbeat-*"]))
         .send()
-        .await
-        .map_err(|e| es.transport_error(&e))?;
-    check(es, response).await.map(drop)
-}
-
-/// The response's JSON, or its error.
-async fn check(
-    es: &EsClient,
-    response: elasticsearch::http::response::Response,
-) -> Result<Value, Error> {
-    let status = response.status_code().as_u16();
-    let text = response.text().await.map_err(|e| es.transport_error(&e))?;
-    if status >= 400 {
-        return Err(elasticsearch_error(status, &text));
-    }
-    Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+        .await;
+    es.response_text(sent).await.map(drop)
 }
 
 fn slot_of(time: SystemTime) -> u64 {
