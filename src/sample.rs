@@ -86,13 +86,8 @@ pub async fn install_template(es: &EsClient) -> Result<(), Error> {
     es.response_text(sent).await.map(drop)
 }
 
-/// The monthly index an observation at `time` belongs in: `wx-rtbeat-YYYY.MM`.
-pub fn index_for(time: SystemTime) -> String {
-    let stamp = humantime::format_rfc3339_seconds(time).to_string();
-    format!("wx-rtbeat-{}.{}", &stamp[0..4], &stamp[5..7])
-}
-
-/// The monthly index for a timestamp written `YYYY-MM…`; Elasticsearch itself judges the rest.
+/// The monthly index, `wx-rtbeat-YYYY.MM`, for a timestamp written `YYYY-MM…`; Elasticsearch
+/// itself judges the rest.
 fn monthly_index(timestamp: &str) -> String {
     let digits = |range: std::ops::Range<usize>| {
         timestamp
@@ -294,7 +289,11 @@ mod tests {
     #[test]
     fn monthly_index_names() {
         let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_764_115_200); // 2025-11-26
-        assert_eq!(index_for(t), "wx-rtbeat-2025.11");
+        let generated = observation(t, 0, 60.0);
+        assert_eq!(
+            monthly_index(generated["@timestamp"].as_str().unwrap()),
+            "wx-rtbeat-2025.11"
+        );
         assert_eq!(
             monthly_index("2026-03-01T00:00:00+02:00"),
             "wx-rtbeat-2026.03"
