@@ -4,23 +4,14 @@ mod support;
 
 use std::time::Duration;
 
-use serde_json::Value;
 use support::server::Server;
-use support::{TestIndex, es_host, es_url, fetch, require_es};
+use support::{TestIndex, es_host, es_json, fetch};
 
 const KNATIVE: &str = env!("CARGO_BIN_EXE_wx-stats-knative");
 
 /// Elasticsearch's own count of queries run on `index` (one per search: the index has one shard).
 async fn searches(index: &str) -> u64 {
-    let client = require_es().await;
-    let stats: Value = client
-        .get(format!("{}/{index}/_stats/search", es_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats = es_json(&format!("{index}/_stats/search"), None).await;
     stats["_all"]["total"]["search"]["query_total"]
         .as_u64()
         .unwrap_or_else(|| panic!("{stats}"))

@@ -5,21 +5,16 @@ mod support;
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
-use support::{es_host, es_url, require_es, run};
+use support::{es_host, es_json, es_url, require_es, run};
 
 const CLI: &str = env!("CARGO_BIN_EXE_wx-stats");
 
-async fn count(client: &reqwest::Client, indices: &str, query: Value) -> u64 {
-    let url = format!("{}/{indices}/_count", es_url());
-    let response: Value = client
-        .post(url)
-        .json(&json!({ "query": query }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+async fn count(indices: &str, query: Value) -> u64 {
+    let response = es_json(
+        &format!("{indices}/_count"),
+        Some(&json!({ "query": query })),
+    )
+    .await;
     response["count"]
         .as_u64()
         .unwrap_or_else(|| panic!("{response}"))
@@ -27,7 +22,6 @@ async fn count(client: &reqwest::Client, indices: &str, query: Value) -> u64 {
 
 #[tokio::test]
 async fn two_days_of_samples_load_once_however_often_it_runs() {
-    let client = require_es().await;
     let until_time = SystemTime::now() - Duration::from_secs(3600);
     let until = humantime::format_rfc3339_seconds(until_time).to_string();
     // Exactly the generated span: the 1440 slots ending at `until`, whatever else the index holds.
@@ -48,19 +42,12 @@ async fn two_days_of_samples_load_once_however_often_it_runs() {
         assert!(stderr.contains("loaded 1440 observations"), "{stderr}");
         // Only the monthly indices (wx-rtbeat-2…), not other tests' wx-rtbeat-test-… indices.
         assert_eq!(
-            count(&client, "wx-rtbeat-2*", generated.clone()).await,
+            count("wx-rtbeat-2*", generated.clone()).await,
             1440,
             "after run {run_number}"
         );
     }
-    let mapping: Value = client
-        .get(format!("{}/wx-rtbeat-2*/_mapping", es_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let mapping = es_json("wx-rtbeat-2*/_mapping", None).await;
     let (_, index) = mapping.as_object().unwrap().iter().next().unwrap();
     let currently = &index["mappings"]["properties"]["rxtxMsg"]["properties"]["payload"]["properties"]
         ["currently"]["properties"];
@@ -110,7 +97,7 @@ async fn a_file_loads_every_good_line_and_names_the_bad_one() {
         assert!(stderr.contains("loaded 4 observations"), "{stderr}");
         assert!(stderr.contains("line 3: not JSON"), "{stderr}");
         assert_eq!(
-            count(&client, "wx-rtbeat-2001.01", json!({"match_all": {}})).await,
+            count("wx-rtbeat-2001.01", json!({"match_all": {}})).await,
             4,
             "after run {run_number}"
         );

@@ -43,6 +43,17 @@ pub async fn require_es() -> reqwest::Client {
     }
 }
 
+/// Elasticsearch's JSON answer at `path`: a GET, or a POST of `body`.
+pub async fn es_json(path: &str, body: Option<&Value>) -> Value {
+    let client = require_es().await;
+    let url = format!("{}/{path}", es_url());
+    let request = match body {
+        Some(body) => client.post(url).json(body),
+        None => client.get(url),
+    };
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 /// A test's own index, named after the test and the process so that runs never collide.
 pub struct TestIndex {
     /// The index name, e.g. `wx-rtbeat-test-cli-1234`.
@@ -53,32 +64,21 @@ pub struct TestIndex {
 impl TestIndex {
     /// Creates the index afresh with the station's mapping.
     pub async fn create(label: &str) -> TestIndex {
-        let client = require_es().await;
-        let name = format!("wx-rtbeat-test-{label}-{}", std::process::id());
-        let url = format!("{}/{name}", es_url());
-        client.delete(&url).send().await.unwrap();
-        let response = client
-            .put(&url)
-            .json(&wx_stats::sample::mapping())
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            response.status().is_success(),
-            "create {name}: {}",
-            response.text().await.unwrap()
-        );
-        TestIndex { name, client }
+        Self::create_with(label, wx_stats::sample::mapping()).await
     }
 
     /// Creates the index with `temperature` mapped as a keyword, which a histogram cannot use.
     pub async fn create_unaggregatable(label: &str) -> TestIndex {
+        let mapping = json!({"mappings": {"properties": {"rxtxMsg": {"properties": {"payload": {"properties": {
+            "currently": {"properties": {"temperature": {"type": "keyword"}}}}}}}}}});
+        Self::create_with(label, mapping).await
+    }
+
+    async fn create_with(label: &str, mapping: Value) -> TestIndex {
         let client = require_es().await;
         let name = format!("wx-rtbeat-test-{label}-{}", std::process::id());
         let url = format!("{}/{name}", es_url());
         client.delete(&url).send().await.unwrap();
-        let mapping = json!({"mappings": {"properties": {"rxtxMsg": {"properties": {"payload": {"properties": {
-            "currently": {"properties": {"temperature": {"type": "keyword"}}}}}}}}}});
         let response = client.put(&url).json(&mapping).send().await.unwrap();
         assert!(
             response.status().is_success(),
@@ -114,16 +114,7 @@ impl TestIndex {
 
     /// What Elasticsearch itself answers to `body` on this index.
     pub async fn search(&self, body: &Value) -> Value {
-        let url = format!("{}/{}/_search", es_url(), self.name);
-        self.client
-            .post(url)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        es_json(&format!("{}/_search", self.name), Some(body)).await
     }
 
     /// Removes the index.
