@@ -85,6 +85,18 @@ static void stop_child(pid_t pid) {
     waitpid(pid, NULL, 0);
 }
 
+/* Forks and execs cmd with stdin, stdout and stderr on /dev/null; the child's pid, or -1. */
+static pid_t spawn_quiet(char **cmd) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR);
+        dup2(null, 0); dup2(null, 1); dup2(null, 2);
+        execvp(cmd[0], cmd);
+        _exit(127);
+    }
+    return pid;
+}
+
 static int runtime_api(int runs, int port, double timeout_ms, char **cmd);
 
 int main(int argc, char **argv) {
@@ -108,18 +120,11 @@ int main(int argc, char **argv) {
     }
     for (int r = 0; r < runs; r++) {
         double t0 = now_ms();
-        pid_t pid = fork();
+        pid_t pid = spawn_quiet(cmd);
         if (pid < 0) { perror("coldstart: fork"); return 1; }
-        if (pid == 0) {
-            int null = open("/dev/null", O_RDWR);
-            dup2(null, 0); dup2(null, 1); dup2(null, 2);
-            execvp(cmd[0], cmd);
-            _exit(127);
-        }
         double t1 = 0;
         for (;;) {
-            if (lambda) return runtime_api(runs, port, timeout_ms, cmd);
-    if (healthz_ok(port)) { t1 = now_ms(); break; }
+            if (healthz_ok(port)) { t1 = now_ms(); break; }
             int status;
             if (waitpid(pid, &status, WNOHANG) == pid) {
                 fprintf(stderr, "coldstart: run %d: %s exited (status %d) before answering\n",
@@ -161,14 +166,8 @@ static int runtime_api(int runs, int port, double timeout_ms, char **cmd) {
         }
         fcntl(lfd, F_SETFL, O_NONBLOCK);
         double t0 = now_ms();
-        pid_t pid = fork();
+        pid_t pid = spawn_quiet(cmd);
         if (pid < 0) { perror("coldstart: fork"); return 1; }
-        if (pid == 0) {
-            int null = open("/dev/null", O_RDWR);
-            dup2(null, 0); dup2(null, 1); dup2(null, 2);
-            execvp(cmd[0], cmd);
-            _exit(127);
-        }
         char buf[256];
         size_t got = 0;
         int cfd = -1;
