@@ -147,10 +147,19 @@ impl EsClient {
             .text()
             .await
             .map_err(|e| self.transport_error(&e))?;
-        if status >= 400 {
-            return Err(elasticsearch_error(status, &text));
+        match status {
+            // Elasticsearch is up but cannot serve now: starting, recovering or overloaded. The
+            // caller should retry, as after a refused connection, so both are a 503.
+            429 | 503 => Err(Error::Unavailable {
+                host: self.host.clone(),
+                reason: {
+                    let (es_type, reason) = type_and_reason(&text);
+                    format!("it answered {status}: {es_type}: {reason}")
+                },
+            }),
+            400.. => Err(elasticsearch_error(status, &text)),
+            _ => Ok(text),
         }
-        Ok(text)
     }
 
     /// A failure before any status arrived: too slow, or not reachable at all.
@@ -185,6 +194,16 @@ fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
 /// Keeps Elasticsearch's own `type` and `reason`, preferring the root cause: for a failed
 /// aggregation the top level only says "all shards failed".
 pub fn elasticsearch_error(status: u16, body: &str) -> Error {
+    let (es_type, reason) = type_and_reason(body);
+    Error::Elasticsearch {
+        status,
+        es_type,
+        reason,
+    }
+}
+
+/// Elasticsearch's error `type` and `reason` from an error body, whatever shape it has.
+fn type_and_reason(body: &str) -> (String, String) {
     let parsed: Value = serde_json::from_str(body).unwrap_or(Value::Null);
     let error = &parsed["error"];
     let detail = error["root_cause"]
@@ -192,7 +211,7 @@ pub fn elasticsearch_error(status: u16, body: &str) -> Error {
         .filter(|cause| cause["reason"].is_string())
         .unwrap_or(error);
     let text = |v: &Value| v.as_str().map(str::to_string);
-    let (es_type, reason) = match (text(&detail["type"]), text(&detail["reason"]), text(error)) {
+    match (text(&detail["type"]), text(&detail["reason"]), text(error)) {
         (Some(es_type), Some(reason), _) => (es_type, reason),
         // Some proxies and old versions answer with a plain string error.
         (_, _, Some(message)) => ("elasticsearch_error".to_string(), message),
@@ -200,11 +219,6 @@ pub fn elasticsearch_error(status: u16, body: &str) -> Error {
             "elasticsearch_error".to_string(),
             body.chars().take(500).collect(),
         ),
-    };
-    Error::Elasticsearch {
-        status,
-        es_type,
-        reason,
     }
 }
 
