@@ -1,11 +1,12 @@
 //! Kubeless's function metrics, in Prometheus's text format:
 //! `function_duration_seconds`, `function_calls_total` and `function_failures_total`, each
-//! labelled by HTTP `method`.
+//! labelled by HTTP `method`; and `function_calls_in_flight`, which shows that calls whose
+//! client went away do not linger.
 
 use std::time::Instant;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
 
 use crate::error::Error;
@@ -18,13 +19,16 @@ pub struct Metrics {
     duration: HistogramVec,
     calls: IntCounterVec,
     failures: IntCounterVec,
+    in_flight: IntGauge,
 }
 
-/// A running function call, measured when it finishes.
+/// A running function call, measured when it finishes. It counts as in flight until dropped,
+/// so a call abandoned midway (its client disconnected) leaves the gauge too.
 pub struct CallTimer<'a> {
     metrics: &'a Metrics,
     method: String,
     started: Instant,
+    finished: bool,
 }
 
 impl Metrics {
@@ -50,13 +54,20 @@ impl Metrics {
             ),
             &by_method,
         );
+        let in_flight = IntGauge::new(
+            "function_calls_in_flight",
+            "Number of function calls being answered now",
+        );
         // Constant names and labels in a fresh registry: these cannot fail.
-        let (Ok(duration), Ok(calls), Ok(failures)) = (duration, calls, failures) else {
+        let (Ok(duration), Ok(calls), Ok(failures), Ok(in_flight)) =
+            (duration, calls, failures, in_flight)
+        else {
             unreachable!("the metric definitions are constants")
         };
         let _ = registry.register(Box::new(duration.clone()));
         let _ = registry.register(Box::new(calls.clone()));
         let _ = registry.register(Box::new(failures.clone()));
+        let _ = registry.register(Box::new(in_flight.clone()));
         // Scrapers see every series from the start, at zero, rather than only after a failure.
         for method in ["GET", "POST"] {
             duration.with_label_values(&[method]);
@@ -68,15 +79,18 @@ impl Metrics {
             duration,
             calls,
             failures,
+            in_flight,
         }
     }
 
     /// Starts measuring one call.
     pub fn start(&self, method: &str) -> CallTimer<'_> {
+        self.in_flight.inc();
         CallTimer {
             metrics: self,
             method: method.to_string(),
             started: Instant::now(),
+            finished: false,
         }
     }
 
@@ -100,7 +114,8 @@ impl CallTimer<'_> {
     /// Records the call: a failure is a timeout (408) or a server-side error (5xx), as
     /// Kubeless counts a function that raised or ran out of time. Returns the duration in
     /// milliseconds, for the access log.
-    pub fn finish(self, status: u16) -> f64 {
+    pub fn finish(mut self, status: u16) -> f64 {
+        self.finished = true;
         let method = [self.method.as_str()];
         let elapsed = self.started.elapsed().as_secs_f64();
         self.metrics.calls.with_label_values(&method).inc();
@@ -112,6 +127,15 @@ impl CallTimer<'_> {
             self.metrics.failures.with_label_values(&method).inc();
         }
         (elapsed * 1_000_000.0).round() / 1000.0
+    }
+}
+
+impl Drop for CallTimer<'_> {
+    fn drop(&mut self) {
+        self.metrics.in_flight.dec();
+        if !self.finished {
+            tracing::info!(method = %self.method, "call abandoned: the client went away");
+        }
     }
 }
 
@@ -149,6 +173,34 @@ mod tests {
         );
         assert!(
             text.contains("# TYPE function_duration_seconds histogram"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_call_is_in_flight_until_finished_or_dropped() {
+        let metrics = Metrics::new();
+        let finished = metrics.start("GET");
+        let abandoned = metrics.start("GET");
+        assert!(
+            metrics
+                .render()
+                .unwrap()
+                .contains("function_calls_in_flight 2")
+        );
+        finished.finish(200);
+        assert!(
+            metrics
+                .render()
+                .unwrap()
+                .contains("function_calls_in_flight 1")
+        );
+        drop(abandoned);
+        let text = metrics.render().unwrap();
+        assert!(text.contains("function_calls_in_flight 0"), "{text}");
+        // Only finished calls are counted as calls.
+        assert!(
+            text.contains("function_calls_total{method=\"GET\"} 1"),
             "{text}"
         );
     }
