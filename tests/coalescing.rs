@@ -5,17 +5,9 @@ mod support;
 use std::time::Duration;
 
 use support::server::Server;
-use support::{TestIndex, es_host, es_json, fetch};
+use support::{TestIndex, es_host, fetch};
 
 const KNATIVE: &str = env!("CARGO_BIN_EXE_wx-stats-knative");
-
-/// Elasticsearch's own count of queries run on `index` (one per search: the index has one shard).
-async fn searches(index: &str) -> u64 {
-    let stats = es_json(&format!("{index}/_stats/search"), None).await;
-    stats["_all"]["total"]["search"]["query_total"]
-        .as_u64()
-        .unwrap_or_else(|| panic!("{stats}"))
-}
 
 async fn fifty_at_once(base: &str) -> Vec<(u16, String)> {
     let mut requests = tokio::task::JoinSet::new();
@@ -39,7 +31,7 @@ async fn fifty_concurrent_identical_requests_cost_one_search() {
         &[("HOST", &es_host()), ("ES_INDEX", &index.name)],
     )
     .await;
-    let before = searches(&index.name).await;
+    let before = index.searches().await;
     let answers = fifty_at_once(&door.base).await;
     assert!(
         answers
@@ -48,7 +40,7 @@ async fn fifty_concurrent_identical_requests_cost_one_search() {
         "{answers:?}"
     );
     assert_eq!(
-        searches(&index.name).await - before,
+        index.searches().await - before,
         1,
         "50 identical requests must share one search"
     );
@@ -69,11 +61,11 @@ async fn with_the_cache_off_every_request_searches() {
     ];
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let door = Server::start(KNATIVE, "PORT", &env).await;
-    let before = searches(&index.name).await;
+    let before = index.searches().await;
     let answers = fifty_at_once(&door.base).await;
     assert!(answers.iter().all(|(status, _)| *status == 200));
     assert_eq!(
-        searches(&index.name).await - before,
+        index.searches().await - before,
         50,
         "the count is Elasticsearch's own, so it sees every search"
     );

@@ -68,6 +68,13 @@ impl Emulator {
         }
     }
 
+    /// Whether the function process is still the one started, alive.
+    pub fn function_is_running(&mut self) -> bool {
+        self.function
+            .try_wait()
+            .is_ok_and(|status| status.is_none())
+    }
+
     /// The function URL, as the emulator maps it.
     pub fn function_url(&self) -> String {
         format!("http://127.0.0.1:{}/lambda-url/{FUNCTION}/", self.port)

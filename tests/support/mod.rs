@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses its own part of this module
 
 pub mod emulator;
+pub mod load;
 pub mod server;
 
 use std::process::{Command, Output};
@@ -74,9 +75,19 @@ impl TestIndex {
         Self::create_with(label, mapping).await
     }
 
+    /// Creates an index that no request may reach: outside the default `ES_INDEX_ALLOW`.
+    pub async fn create_forbidden(label: &str) -> TestIndex {
+        let name = format!("private-test-{label}-{}", std::process::id());
+        Self::create_named(name, wx_stats::sample::mapping()).await
+    }
+
     async fn create_with(label: &str, mapping: Value) -> TestIndex {
-        let client = require_es().await;
         let name = format!("wx-rtbeat-test-{label}-{}", std::process::id());
+        Self::create_named(name, mapping).await
+    }
+
+    async fn create_named(name: String, mapping: Value) -> TestIndex {
+        let client = require_es().await;
         let url = format!("{}/{name}", es_url());
         client.delete(&url).send().await.unwrap();
         let response = client.put(&url).json(&mapping).send().await.unwrap();
@@ -115,6 +126,15 @@ impl TestIndex {
     /// What Elasticsearch itself answers to `body` on this index.
     pub async fn search(&self, body: &Value) -> Value {
         es_json(&format!("{}/_search", self.name), Some(body)).await
+    }
+
+    /// How many searches Elasticsearch ran on this index, from its own `_stats/search` (one
+    /// query per search: test indices have one shard).
+    pub async fn searches(&self) -> u64 {
+        let stats = es_json(&format!("{}/_stats/search", self.name), None).await;
+        stats["_all"]["total"]["search"]["query_total"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no query_total in {stats}"))
     }
 
     /// Removes the index.
@@ -202,4 +222,26 @@ pub fn cli_output(index: &str) -> Value {
         String::from_utf8_lossy(&output.stderr)
     );
     serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// Stops the test Elasticsearch with the project's own script, as an operator would.
+pub fn stop_es() {
+    es_script("stop");
+}
+
+/// Starts the test Elasticsearch again on the same port, and waits until it is up.
+pub fn start_es() {
+    es_script("start");
+}
+
+fn es_script(name: &str) {
+    let url = es_url();
+    let port = url.trim_end_matches('/').rsplit(':').next().unwrap();
+    let script = format!("{}/tests/elasticsearch/{name}", env!("CARGO_MANIFEST_DIR"));
+    let status = Command::new(&script)
+        .env("ES_PORT", port)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
+    assert!(status.success(), "{script} on port {port} failed: {status}");
 }

@@ -80,6 +80,13 @@ impl Server {
         self.child.as_ref().map(Child::id).unwrap_or_default()
     }
 
+    /// Whether the process is still the one started, alive.
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().is_ok_and(|status| status.is_none()))
+    }
+
     /// Waits up to `limit` for the process to exit, and returns its exit code.
     pub async fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
         let deadline = tokio::time::Instant::now() + limit;
