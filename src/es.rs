@@ -18,7 +18,7 @@ use crate::config::{Config, Credentials, Endpoint};
 use crate::error::Error;
 
 /// A configured Elasticsearch client. Cheap to clone; building it makes no network call.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct EsClient {
     client: Elasticsearch,
     host: String,
@@ -168,6 +168,19 @@ impl EsClient {
     }
 }
 
+impl std::fmt::Debug for EsClient {
+    // The client's own Debug prints its credentials, so it is left out.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EsClient")
+            .field("host", &self.host)
+            .field("index", &self.index)
+            .field("index_allow", &self.index_allow)
+            .field("timeout", &self.timeout)
+            .field("cache_ttl", &self.cache_ttl)
+            .finish_non_exhaustive()
+    }
+}
+
 fn config_error(variable: &'static str, reason: String) -> Error {
     Error::Config { variable, reason }
 }
@@ -265,5 +278,22 @@ mod tests {
                 .starts_with("ES_CA_CERT: cannot read /nonexistent/ca.pem"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn debug_never_shows_credentials() {
+        for (variable, value) in [
+            ("ES_PASSWORD", "pw-5e1f0c"),
+            ("ES_API_KEY", "a2V5LTVlMWYwYw"),
+        ] {
+            let config = Config::from_lookup(|k| match k {
+                "ES_USERNAME" if variable == "ES_PASSWORD" => Some("elastic".to_string()),
+                k if k == variable => Some(value.to_string()),
+                _ => None,
+            })
+            .unwrap();
+            let shown = format!("{:?}", EsClient::new(&config).unwrap());
+            assert!(!shown.contains(value), "{variable}: {shown}");
+        }
     }
 }
