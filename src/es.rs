@@ -22,6 +22,8 @@ use crate::error::Error;
 pub struct EsClient {
     client: Elasticsearch,
     host: String,
+    /// Which credentials a 401 refused, named by their variables.
+    refused_credentials: &'static str,
     index: String,
     index_allow: String,
     timeout: Duration,
@@ -75,6 +77,13 @@ impl EsClient {
         Ok(EsClient {
             client: Elasticsearch::new(transport),
             host: config.host(),
+            refused_credentials: match &config.credentials {
+                Some(Credentials::Basic { .. }) => {
+                    "the user name and password (ES_USERNAME, ES_PASSWORD) were refused"
+                }
+                Some(Credentials::ApiKey(_)) => "the API key (ES_API_KEY) was refused",
+                None => "no credentials are set: set ES_USERNAME and ES_PASSWORD, or ES_API_KEY",
+            },
             index: config.index.clone(),
             index_allow: config.index_allow.clone(),
             cache: SearchCache::new(config.cache_ttl),
@@ -147,13 +156,16 @@ impl EsClient {
             .text()
             .await
             .map_err(|e| self.transport_error(&e))?;
+        if status == 401 {
+            return Err(self.auth_refused(&text));
+        }
         if status >= 400 {
             return Err(elasticsearch_error(status, &text));
         }
         Ok(text)
     }
 
-    /// A failure before any status arrived: too slow, or not reachable at all.
+    /// A failure before any status arrived: too slow, TLS that failed, or not reachable at all.
     fn transport_error(&self, error: &elasticsearch::Error) -> Error {
         if error.is_timeout() {
             return Error::Timeout {
@@ -161,9 +173,32 @@ impl EsClient {
                 timeout: self.timeout,
             };
         }
+        if let Some(tls) = tls_failure(error) {
+            return Error::Tls {
+                host: self.host.clone(),
+                reason: describe_tls(tls),
+            };
+        }
         Error::Unavailable {
             host: self.host.clone(),
             reason: root_cause(error),
+        }
+    }
+
+    /// A 401, from Elasticsearch (a JSON reason) or from a proxy in front of it (often HTML,
+    /// which says nothing more than the status).
+    fn auth_refused(&self, body: &str) -> Error {
+        let reason = match elasticsearch_error(401, body) {
+            Error::Elasticsearch {
+                es_type, reason, ..
+            } if es_type != "elasticsearch_error" => {
+                format!("{}; Elasticsearch says: {reason}", self.refused_credentials)
+            }
+            _ => self.refused_credentials.to_string(),
+        };
+        Error::AuthRefused {
+            host: self.host.clone(),
+            reason,
         }
     }
 }
@@ -178,6 +213,39 @@ impl std::fmt::Debug for EsClient {
             .field("timeout", &self.timeout)
             .field("cache_ttl", &self.cache_ttl)
             .finish_non_exhaustive()
+    }
+}
+
+/// rustls's error, when the failure was TLS. It arrives inside `io::Error`s (one from
+/// tokio-rustls, another from hyper-rustls), and `io::Error::source()` skips past the error
+/// it wraps, so the walk steps into each `io::Error` itself.
+fn tls_failure<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut next = Some(error);
+    while let Some(cause) = next {
+        if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        next = match cause
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+        {
+            Some(wrapped) => Some(wrapped as &(dyn std::error::Error + 'static)),
+            None => cause.source(),
+        };
+    }
+    None
+}
+
+/// Says plainly when the certificate is at fault, and what usually fixes it.
+fn describe_tls(error: &rustls::Error) -> String {
+    match error {
+        rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer) => format!(
+            "certificate verification failed ({error}): set ES_CA_CERT to the CA that signed its certificate"
+        ),
+        rustls::Error::InvalidCertificate(_) => {
+            format!("certificate verification failed ({error})")
+        }
+        other => other.to_string(),
     }
 }
 
@@ -295,5 +363,23 @@ mod tests {
             let shown = format!("{:?}", EsClient::new(&config).unwrap());
             assert!(!shown.contains(value), "{variable}: {shown}");
         }
+    }
+
+    #[test]
+    fn a_certificate_rustls_refused_is_a_tls_error_however_deeply_wrapped() {
+        let refused = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let wrapped = std::io::Error::other(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            refused,
+        ));
+        let tls = tls_failure(&wrapped).expect("rustls's error inside an io::Error");
+        let reason = describe_tls(tls);
+        assert!(
+            reason.starts_with("certificate verification failed"),
+            "{reason}"
+        );
+        assert!(reason.contains("ES_CA_CERT"), "{reason}");
+        let refused_connection = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert!(tls_failure(&refused_connection).is_none());
     }
 }
