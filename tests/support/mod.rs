@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses its own part of this module
 
 pub mod emulator;
+pub mod nginx;
 pub mod server;
 
 use std::process::{Command, Output};
