@@ -201,12 +201,29 @@ fn credentials(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Credentia
             "ES_USERNAME",
             "is required when ES_PASSWORD is set",
         )),
-        (None, None, Some(key)) => Ok(Some(Credentials::ApiKey(Secret(key)))),
+        (None, None, Some(key)) => Ok(Some(Credentials::ApiKey(Secret(header_safe_api_key(
+            &key,
+        )?)))),
         (None, None, None) if get("ES_CLOUD_ID").is_some() => Err(config_error(
             "ES_CLOUD_ID",
             "needs ES_API_KEY or ES_USERNAME/ES_PASSWORD",
         )),
         (None, None, None) => Ok(None),
+    }
+}
+
+/// An API key travels as a header value, which the client would otherwise panic on at the first
+/// request. Base64 has no whitespace, so the trailing newline a secret file often brings is
+/// dropped; anything else a header cannot carry is refused, without showing the key.
+fn header_safe_api_key(key: &str) -> Result<String, Error> {
+    let key = key.trim();
+    if key.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(key.to_string())
+    } else {
+        Err(config_error(
+            "ES_API_KEY",
+            "contains spaces or control characters, which an HTTP header cannot carry",
+        ))
     }
 }
 

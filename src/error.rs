@@ -47,6 +47,24 @@ pub enum Error {
         /// The transport's own description of the failure.
         reason: String,
     },
+    /// The TLS handshake with Elasticsearch failed, most often because its certificate could
+    /// not be verified.
+    #[error("TLS with Elasticsearch at {host} failed: {reason}")]
+    Tls {
+        /// The Elasticsearch address, without credentials.
+        host: String,
+        /// What failed, e.g. "certificate verification failed: …".
+        reason: String,
+    },
+    /// Elasticsearch, or a proxy in front of it, answered 401: the credentials were refused.
+    #[error("Elasticsearch at {host} refused authentication (401): {reason}")]
+    AuthRefused {
+        /// The Elasticsearch address, without credentials.
+        host: String,
+        /// Which credentials were refused, and Elasticsearch's own reason when it gave one;
+        /// never the credentials themselves.
+        reason: String,
+    },
     /// Elasticsearch did not answer within `ES_TIMEOUT`.
     #[error("Elasticsearch at {host} did not answer within {}", humanize(*.timeout))]
     Timeout {
@@ -81,7 +99,7 @@ impl Error {
             Error::Unavailable { .. } => 503,
             Error::Timeout { .. } => 504,
             // The query we sent was refused or failed upstream: we are a gateway, so 502.
-            Error::Elasticsearch { .. } => 502,
+            Error::Elasticsearch { .. } | Error::Tls { .. } | Error::AuthRefused { .. } => 502,
             Error::Config { .. } | Error::Internal(_) => 500,
         }
     }
@@ -97,6 +115,8 @@ impl Error {
             Error::FunctionTimeout(_) => "function_timeout",
             Error::Unavailable { .. } => "elasticsearch_unavailable",
             Error::Timeout { .. } => "elasticsearch_timeout",
+            Error::Tls { .. } => "elasticsearch_tls_error",
+            Error::AuthRefused { .. } => "elasticsearch_auth_refused",
             Error::Elasticsearch { es_type, .. } => es_type,
             Error::Internal(_) => "internal_error",
         }
@@ -151,6 +171,14 @@ mod tests {
                 host: "http://h:1".into(),
                 timeout: Duration::from_millis(1500),
             },
+            Error::Tls {
+                host: "https://h:1".into(),
+                reason: "certificate verification failed".into(),
+            },
+            Error::AuthRefused {
+                host: "https://h:1".into(),
+                reason: "ES_PASSWORD was refused".into(),
+            },
             Error::Elasticsearch {
                 status: 400,
                 es_type: "illegal_argument_exception".into(),
@@ -174,7 +202,10 @@ mod tests {
     #[test]
     fn statuses_follow_the_failure() {
         let statuses: Vec<u16> = all_variants().iter().map(Error::status).collect();
-        assert_eq!(statuses, [500, 400, 400, 405, 413, 408, 503, 504, 502, 500]);
+        assert_eq!(
+            statuses,
+            [500, 400, 400, 405, 413, 408, 503, 504, 502, 502, 502, 500]
+        );
     }
 
     #[test]

@@ -18,10 +18,12 @@ use crate::config::{Config, Credentials, Endpoint};
 use crate::error::Error;
 
 /// A configured Elasticsearch client. Cheap to clone; building it makes no network call.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct EsClient {
     client: Elasticsearch,
     host: String,
+    /// Which credentials a 401 refused, named by their variables.
+    refused_credentials: &'static str,
     index: String,
     index_allow: String,
     timeout: Duration,
@@ -75,6 +77,13 @@ impl EsClient {
         Ok(EsClient {
             client: Elasticsearch::new(transport),
             host: config.host(),
+            refused_credentials: match &config.credentials {
+                Some(Credentials::Basic { .. }) => {
+                    "the user name and password (ES_USERNAME, ES_PASSWORD) were refused"
+                }
+                Some(Credentials::ApiKey(_)) => "the API key (ES_API_KEY) was refused",
+                None => "no credentials are set: set ES_USERNAME and ES_PASSWORD, or ES_API_KEY",
+            },
             index: config.index.clone(),
             index_allow: config.index_allow.clone(),
             cache: SearchCache::new(config.cache_ttl),
@@ -148,6 +157,7 @@ impl EsClient {
             .await
             .map_err(|e| self.transport_error(&e))?;
         match status {
+            401 => Err(self.auth_refused(&text)),
             // Elasticsearch is up but cannot serve now: starting, recovering or overloaded. The
             // caller should retry, as after a refused connection, so both are a 503.
             429 | 503 => Err(Error::Unavailable {
@@ -162,7 +172,7 @@ impl EsClient {
         }
     }
 
-    /// A failure before any status arrived: too slow, or not reachable at all.
+    /// A failure before any status arrived: too slow, TLS that failed, or not reachable at all.
     fn transport_error(&self, error: &elasticsearch::Error) -> Error {
         if error.is_timeout() {
             return Error::Timeout {
@@ -170,10 +180,77 @@ impl EsClient {
                 timeout: self.timeout,
             };
         }
+        if let Some(tls) = tls_failure(error) {
+            return Error::Tls {
+                host: self.host.clone(),
+                reason: describe_tls(tls),
+            };
+        }
         Error::Unavailable {
             host: self.host.clone(),
             reason: root_cause(error),
         }
+    }
+
+    /// A 401, from Elasticsearch (a JSON reason) or from a proxy in front of it (often HTML,
+    /// which says nothing more than the status).
+    fn auth_refused(&self, body: &str) -> Error {
+        let reason = match type_and_reason(body) {
+            (es_type, reason) if es_type != "elasticsearch_error" => {
+                format!("{}; Elasticsearch says: {reason}", self.refused_credentials)
+            }
+            _ => self.refused_credentials.to_string(),
+        };
+        Error::AuthRefused {
+            host: self.host.clone(),
+            reason,
+        }
+    }
+}
+
+impl std::fmt::Debug for EsClient {
+    // The client's own Debug prints its credentials, so it is left out.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EsClient")
+            .field("host", &self.host)
+            .field("index", &self.index)
+            .field("index_allow", &self.index_allow)
+            .field("timeout", &self.timeout)
+            .field("cache_ttl", &self.cache_ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+/// rustls's error, when the failure was TLS. It arrives inside `io::Error`s (one from
+/// tokio-rustls, another from hyper-rustls), and `io::Error::source()` skips past the error
+/// it wraps, so the walk steps into each `io::Error` itself.
+fn tls_failure<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut next = Some(error);
+    while let Some(cause) = next {
+        if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        next = match cause
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+        {
+            Some(wrapped) => Some(wrapped as &(dyn std::error::Error + 'static)),
+            None => cause.source(),
+        };
+    }
+    None
+}
+
+/// Says plainly when the certificate is at fault, and what usually fixes it.
+fn describe_tls(error: &rustls::Error) -> String {
+    match error {
+        rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer) => format!(
+            "certificate verification failed ({error}): set ES_CA_CERT to the CA that signed its certificate"
+        ),
+        rustls::Error::InvalidCertificate(_) => {
+            format!("certificate verification failed ({error})")
+        }
+        other => other.to_string(),
     }
 }
 
@@ -279,5 +356,40 @@ mod tests {
                 .starts_with("ES_CA_CERT: cannot read /nonexistent/ca.pem"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn debug_never_shows_credentials() {
+        for (variable, value) in [
+            ("ES_PASSWORD", "pw-5e1f0c"),
+            ("ES_API_KEY", "a2V5LTVlMWYwYw"),
+        ] {
+            let config = Config::from_lookup(|k| match k {
+                "ES_USERNAME" if variable == "ES_PASSWORD" => Some("elastic".to_string()),
+                k if k == variable => Some(value.to_string()),
+                _ => None,
+            })
+            .unwrap();
+            let shown = format!("{:?}", EsClient::new(&config).unwrap());
+            assert!(!shown.contains(value), "{variable}: {shown}");
+        }
+    }
+
+    #[test]
+    fn a_certificate_rustls_refused_is_a_tls_error_however_deeply_wrapped() {
+        let refused = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let wrapped = std::io::Error::other(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            refused,
+        ));
+        let tls = tls_failure(&wrapped).expect("rustls's error inside an io::Error");
+        let reason = describe_tls(tls);
+        assert!(
+            reason.starts_with("certificate verification failed"),
+            "{reason}"
+        );
+        assert!(reason.contains("ES_CA_CERT"), "{reason}");
+        let refused_connection = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert!(tls_failure(&refused_connection).is_none());
     }
 }

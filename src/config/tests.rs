@@ -162,6 +162,25 @@ fn ca_cert_and_index() {
 }
 
 #[test]
+fn an_api_key_loses_a_trailing_newline_and_must_fit_a_header() {
+    let key = config(&[("ES_API_KEY", "a2V5\n")]).unwrap();
+    assert!(matches!(key.credentials, Some(Credentials::ApiKey(ref k)) if k.expose() == "a2V5"));
+    for bad in ["a2 V5", "a2V5\u{1}", "a2V5\r\nX-Injected: 1", "clé"] {
+        match config(&[("ES_API_KEY", bad)]) {
+            Err(
+                error @ Error::Config {
+                    variable: "ES_API_KEY",
+                    ..
+                },
+            ) => {
+                assert!(!error.to_string().contains(bad), "{error}")
+            }
+            other => panic!("{bad:?}: expected an ES_API_KEY error, got {other:?}"),
+        }
+    }
+}
+
+#[test]
 fn debug_never_shows_secrets() {
     let basic = config(&[("ES_USERNAME", "elastic"), ("ES_PASSWORD", "hunter2")]).unwrap();
     let key = config(&[("ES_API_KEY", "c2VjcmV0a2V5")]).unwrap();

@@ -3,6 +3,8 @@
 //! The emulator runs with `--only-lambda-apis`, so it never builds anything: the function is the
 //! debug binary `cargo test` already built, started here and polling the emulator's runtime API.
 
+use std::fs::File;
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
@@ -17,6 +19,7 @@ pub struct Emulator {
     function: Child,
     /// The port invocations go to.
     pub port: u16,
+    function_log: PathBuf,
 }
 
 impl Emulator {
@@ -46,6 +49,11 @@ impl Emulator {
                 )
             });
         wait_for_port(port).await;
+        let function_log = std::env::temp_dir().join(format!(
+            "wx-stats-test-lambda-{}-{port}.log",
+            std::process::id()
+        ));
+        let out = File::create(&function_log).unwrap();
         let function = Command::new(env!("CARGO_BIN_EXE_wx-stats-lambda"))
             .env_clear()
             .env(
@@ -57,14 +65,15 @@ impl Emulator {
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
             .envs(env.iter().copied())
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
             .spawn()
             .unwrap();
         Emulator {
             emulator,
             function,
             port,
+            function_log,
         }
     }
 
@@ -73,6 +82,11 @@ impl Emulator {
         self.function
             .try_wait()
             .is_ok_and(|status| status.is_none())
+    }
+
+    /// Everything the function wrote to stdout and stderr so far.
+    pub fn function_log(&self) -> String {
+        std::fs::read_to_string(&self.function_log).unwrap_or_default()
     }
 
     /// The function URL, as the emulator maps it.
@@ -111,6 +125,7 @@ impl Drop for Emulator {
             let _ = child.kill();
             let _ = child.wait();
         }
+        let _ = std::fs::remove_file(&self.function_log);
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod emulator;
 pub mod load;
+pub mod nginx;
 pub mod server;
 
 use std::process::{Command, Output};
