@@ -114,16 +114,16 @@ stop_gracefully() {
 }
 
 # check_http_door LABEL ROOT UID:GID PORT_VAR ES_PORT WORK [VAR=VALUE...] -- COMMAND...: the
-# whole proof for a door that serves HTTP on $PORT_VAR. As on a platform, the variables set here
-# win over the given ones (an image's own environment).
+# whole proof for a door that serves HTTP on $PORT_VAR, given HOST=elasticsearch:ES_PORT unless
+# a VAR=VALUE sets HOST. As on a platform, the port set here wins over an image's own.
 check_http_door() {
   local label="$1" root="$2" user="$3" port_var="$4" es="$5" work="$6" port log env=()
   shift 6
   while [[ "$1" != -- ]]; do env+=("$1"); shift; done
   port="$(free_port)"
   log="$work/$label.log"
-  start_in_root "$log" "$root" "$user" "${env[@]}" \
-    "$port_var=$port" "HOST=elasticsearch:$es" SHUTDOWN_GRACE=2s "$@"
+  start_in_root "$log" "$root" "$user" "HOST=elasticsearch:$es" "${env[@]}" \
+    "$port_var=$port" SHUTDOWN_GRACE=2s "$@"
   local pid="$STARTED_PID"
   wait_healthy "$label" "http://127.0.0.1:$port/healthz" "$pid" "$log"
   expect_user "$label" "$pid" "${user%%:*}"
