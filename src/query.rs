@@ -151,6 +151,13 @@ impl StatsRequest {
     }
 }
 
+/// Turns a query string (without its `?`) into parameters, decoded as an HTML form is.
+pub fn params_from_query(query: &str) -> Vec<(String, String)> {
+    form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect()
+}
+
 /// Turns a JSON body (a Kubeless event's data, a Lambda payload) into parameters. An empty
 /// body has none; anything but a JSON object of plain values is a 400 naming `body`.
 pub fn params_from_json(body: &[u8]) -> Result<Vec<(String, String)>, Error> {

@@ -177,3 +177,13 @@ fn json_bodies_carry_parameters() {
         assert_eq!(error.status(), 400, "{error}");
     }
 }
+
+#[test]
+fn query_strings_are_decoded_as_forms() {
+    assert_eq!(
+        params_from_query("hours=6&field=a%2Eb+c&fill"),
+        [("hours", "6"), ("field", "a.b c"), ("fill", "")]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+    );
+    assert!(params_from_query("").is_empty());
+}
