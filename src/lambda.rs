@@ -15,10 +15,32 @@ use axum::http::{Method, Request, header};
 use http_body_util::BodyExt;
 use lambda_http::request::LambdaRequest;
 use lambda_http::{Adapter, LambdaEvent, Service};
+use serde::Deserialize;
 use serde_json::Value;
 use tower::ServiceExt;
 
 use crate::error::Error;
+
+/// What an invocation is, decided from its payload alone (before any request is answered).
+#[derive(Debug)]
+pub enum Invocation {
+    /// An API Gateway, function URL or ALB event, for lambda_http's adapter.
+    Http(Box<LambdaRequest>),
+    /// An EventBridge scheduled event: answered with the defaults.
+    Scheduled,
+    /// Anything else, e.g. `aws lambda invoke`: the payload is the request's JSON body.
+    Direct(Value),
+}
+
+/// Sorts a payload, as the Lambda runtime decoded it, into an HTTP event, a scheduled event or
+/// a direct invocation. Pure, so it can be tested (and fuzzed) without a Router.
+pub fn classify(payload: Value) -> Invocation {
+    match LambdaRequest::deserialize(&payload) {
+        Ok(http_event) => Invocation::Http(Box::new(http_event)),
+        Err(_) if is_scheduled(&payload) => Invocation::Scheduled,
+        Err(_) => Invocation::Direct(payload),
+    }
+}
 
 /// Answers one invocation. Never fails: every error is already a response in the Router.
 pub async fn handle(
@@ -26,27 +48,24 @@ pub async fn handle(
     event: LambdaEvent<Value>,
 ) -> Result<Value, lambda_http::Error> {
     let LambdaEvent { payload, context } = event;
-    match serde_json::from_value::<LambdaRequest>(payload.clone()) {
-        Ok(http_event) => {
+    let request = match classify(payload) {
+        Invocation::Http(http_event) => {
             let mut adapter = Adapter::from(router);
-            let response = adapter.call(LambdaEvent::new(http_event, context)).await?;
-            Ok(serde_json::to_value(response)?)
+            let response = adapter.call(LambdaEvent::new(*http_event, context)).await?;
+            return Ok(serde_json::to_value(response)?);
         }
-        Err(_) => Ok(invoke_directly(router, payload).await),
-    }
-}
-
-/// A scheduled or direct invocation, answered with the response body.
-async fn invoke_directly(router: Router, payload: Value) -> Value {
-    let request = if is_scheduled(&payload) {
-        Request::get("/").body(Body::empty())
-    } else {
-        Request::builder()
+        Invocation::Scheduled => Request::get("/").body(Body::empty()),
+        Invocation::Direct(payload) => Request::builder()
             .method(Method::POST)
             .uri("/")
             .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(payload.to_string()))
+            .body(Body::from(payload.to_string())),
     };
+    Ok(invoke_directly(router, request).await)
+}
+
+/// A scheduled or direct invocation, answered with the response body.
+async fn invoke_directly(router: Router, request: axum::http::Result<Request<Body>>) -> Value {
     let response = match request {
         Ok(request) => router.oneshot(request).await,
         Err(e) => return Error::Internal(format!("cannot build the request: {e}")).to_json(),
@@ -84,17 +103,24 @@ mod tests {
     }
 
     #[test]
-    fn non_http_payloads_are_not_http_events() {
-        for payload in [
-            json!({"hours": 6}),
-            json!({"source": "aws.events", "detail-type": "Scheduled Event"}),
-            json!({}),
-            json!(null),
+    fn invocations_are_classified_by_their_shape() {
+        let fixture = |text: &str| serde_json::from_str::<Value>(text).unwrap();
+        for event in [
+            fixture(include_str!("../tests/fixtures/apigw-rest.json")),
+            fixture(include_str!("../tests/fixtures/apigw-http-query.json")),
+            fixture(include_str!("../tests/fixtures/function-url.json")),
+            fixture(include_str!("../tests/fixtures/alb.json")),
         ] {
-            assert!(
-                serde_json::from_value::<LambdaRequest>(payload.clone()).is_err(),
-                "{payload}"
-            );
+            assert!(matches!(classify(event), Invocation::Http(_)));
+        }
+        let scheduled = fixture(include_str!("../tests/fixtures/scheduled.json"));
+        assert!(matches!(classify(scheduled), Invocation::Scheduled));
+        let direct = fixture(include_str!("../tests/fixtures/direct.json"));
+        for payload in [direct, json!({}), json!(null), json!("text")] {
+            match classify(payload.clone()) {
+                Invocation::Direct(body) => assert_eq!(body, payload),
+                other => panic!("{payload} is a direct invocation, not {other:?}"),
+            }
         }
     }
 }
