@@ -347,4 +347,6 @@ fn parse_format(value: &str) -> Result<Format, Error> {
 }
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;
