@@ -1,7 +1,7 @@
 //! What the fuzz targets check, shared so each target stays a few lines.
 
 use std::net::TcpListener;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, Mutex};
 
 use axum::Router;
 use lambda_runtime::{Context, LambdaEvent};
@@ -60,6 +60,10 @@ pub fn assert_safe_request(request: &StatsRequest) {
     }
 }
 
+/// The last panic raised inside lambda_http during the current input, shown if the input
+/// crashes after all.
+static LAMBDA_HTTP_PANIC: Mutex<Option<String>> = Mutex::new(None);
+
 /// lambda_http (and aws_lambda_events under it) panics on some malformed HTTP events, and
 /// `lambda::handle` catches those panics and answers 400. libFuzzer's panic hook aborts before
 /// any catch, so this lets panics raised inside those two crates unwind to `handle`, and keeps
@@ -70,9 +74,17 @@ pub fn let_lambda_http_panics_unwind() {
         let in_lambda_http = info.location().is_some_and(|at| {
             at.file().contains("/lambda_http-") || at.file().contains("/aws_lambda_events-")
         });
-        if !in_lambda_http {
-            abort(info);
+        let mut lambda_http_panic = LAMBDA_HTTP_PANIC.lock().unwrap_or_else(|e| e.into_inner());
+        if in_lambda_http {
+            *lambda_http_panic = Some(info.to_string());
+            return;
         }
+        // A crash after a lambda_http panic is most likely that panic, not caught.
+        if let Some(earlier) = lambda_http_panic.take() {
+            eprintln!("lambda_http {earlier}");
+        }
+        drop(lambda_http_panic);
+        abort(info);
     }));
 }
 
@@ -104,6 +116,7 @@ static APP: LazyLock<Router> = LazyLock::new(|| {
 
 /// Runs one payload through `classify` and `handle`, and checks the answer's shape.
 pub fn assert_invocation_answered(payload: Value) {
+    *LAMBDA_HTTP_PANIC.lock().unwrap_or_else(|e| e.into_inner()) = None;
     let invocation = classify(payload.clone());
     let event = LambdaEvent::new(payload, Context::default());
     let answer = RUNTIME
