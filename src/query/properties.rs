@@ -142,4 +142,43 @@ proptest! {
             .finish();
         prop_assert_eq!(params_from_query(&query), pairs);
     }
+
+    #[test]
+    fn globs_match_as_trying_every_split_does((pattern, text) in glob_and_text()) {
+        prop_assert_eq!(glob_matches(&pattern, &text), glob_by_every_split(&pattern, &text));
+    }
+}
+
+/// A pattern and a text over a small alphabet; half the time the pattern is made from the
+/// text by turning some characters into `*` or adding `*`, so that many pairs match.
+fn glob_and_text() -> impl Strategy<Value = (String, String)> {
+    let made_from_text =
+        ("[ab*-]{0,10}", proptest::collection::vec(0..4u8, 10)).prop_map(|(text, edits)| {
+            let mut pattern = String::new();
+            for (c, edit) in text
+                .chars()
+                .zip(edits.into_iter().chain(std::iter::repeat(0)))
+            {
+                match edit {
+                    0 => pattern.push(c),
+                    1 => pattern.push('*'),
+                    2 => pattern.extend([c, '*']),
+                    _ => pattern.extend(['*', c]),
+                }
+            }
+            (pattern, text)
+        });
+    prop_oneof![made_from_text, ("[ab*-]{0,8}", "[ab*-]{0,10}")]
+}
+
+/// The plain definition of a `*` glob: some split of the text matches the rest at the first `*`.
+fn glob_by_every_split(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((prefix, rest)) => text.strip_prefix(prefix).is_some_and(|text| {
+            (0..=text.len())
+                .filter(|&i| text.is_char_boundary(i))
+                .any(|i| glob_by_every_split(rest, &text[i..]))
+        }),
+    }
 }
