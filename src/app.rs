@@ -22,7 +22,7 @@ use crate::cloudevent;
 use crate::error::Error;
 use crate::es::EsClient;
 use crate::metrics::Metrics;
-use crate::query::{StatsRequest, params_from_json};
+use crate::query::{StatsRequest, params_from_json, params_from_query};
 use crate::stats;
 
 /// What every request handler shares.
@@ -181,10 +181,7 @@ fn request_of(
     headers: &HeaderMap,
     body_params: Vec<(String, String)>,
 ) -> Result<StatsRequest, Error> {
-    let mut params: Vec<(String, String)> =
-        form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
-            .into_owned()
-            .collect();
+    let mut params = params_from_query(uri.query().unwrap_or(""));
     params.extend(body_params);
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     StatsRequest::parse(&params, accept, state.es.index_allow())

@@ -3,22 +3,49 @@
 //!
 //! - API Gateway (REST and HTTP APIs), function URLs and ALB events go through lambda_http's
 //!   own adapter, which turns the event into a request and the response into the event's
-//!   response shape.
+//!   response shape. An event it cannot read (it panics on those) is answered 400 in that
+//!   shape, as the Router answers any bad request.
 //! - Anything else is a scheduled event (EventBridge) or a direct `aws lambda invoke`, which
 //!   lambda_http alone would reject. A scheduled event becomes `GET /` (the defaults); a direct
 //!   payload becomes `POST /` with the payload as its JSON body, which may carry query
 //!   parameters. The function result is the response body: the stats, or the error JSON.
 
+use std::panic::{self, AssertUnwindSafe};
+
 use axum::Router;
 use axum::body::Body;
-use axum::http::{Method, Request, header};
+use axum::http::{HeaderMap, HeaderValue, Method, Request, header};
 use http_body_util::BodyExt;
-use lambda_http::request::LambdaRequest;
+use lambda_http::aws_lambda_events::alb::AlbTargetGroupResponse;
+use lambda_http::aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayV2httpResponse};
+use lambda_http::request::{LambdaRequest, RequestOrigin};
 use lambda_http::{Adapter, LambdaEvent, Service};
+use serde::Deserialize;
 use serde_json::Value;
 use tower::ServiceExt;
 
 use crate::error::Error;
+
+/// What an invocation is, decided from its payload alone (before any request is answered).
+#[derive(Debug)]
+pub enum Invocation {
+    /// An API Gateway, function URL or ALB event, for lambda_http's adapter.
+    Http(Box<LambdaRequest>),
+    /// An EventBridge scheduled event: answered with the defaults.
+    Scheduled,
+    /// Anything else, e.g. `aws lambda invoke`: the payload is the request's JSON body.
+    Direct(Value),
+}
+
+/// Sorts a payload, as the Lambda runtime decoded it, into an HTTP event, a scheduled event or
+/// a direct invocation. Pure, so it can be tested (and fuzzed) without a Router.
+pub fn classify(payload: Value) -> Invocation {
+    match LambdaRequest::deserialize(&payload) {
+        Ok(http_event) => Invocation::Http(Box::new(http_event)),
+        Err(_) if is_scheduled(&payload) => Invocation::Scheduled,
+        Err(_) => Invocation::Direct(payload),
+    }
+}
 
 /// Answers one invocation. Never fails: every error is already a response in the Router.
 pub async fn handle(
@@ -26,27 +53,77 @@ pub async fn handle(
     event: LambdaEvent<Value>,
 ) -> Result<Value, lambda_http::Error> {
     let LambdaEvent { payload, context } = event;
-    match serde_json::from_value::<LambdaRequest>(payload.clone()) {
-        Ok(http_event) => {
+    let request = match classify(payload) {
+        Invocation::Http(http_event) => {
+            let origin = http_event.request_origin();
             let mut adapter = Adapter::from(router);
-            let response = adapter.call(LambdaEvent::new(http_event, context)).await?;
-            Ok(serde_json::to_value(response)?)
+            // lambda_http panics on an event it cannot make a request of (a body marked
+            // base64 that is not, a host or path that make no URL). Such an event is a bad
+            // request, answered in its own shape like any other, not a failed invocation.
+            let call = panic::catch_unwind(AssertUnwindSafe(|| {
+                adapter.call(LambdaEvent::new(*http_event, context))
+            }));
+            return match call {
+                Ok(response) => Ok(serde_json::to_value(response.await?)?),
+                Err(_) => Ok(unreadable_event_response(&origin)?),
+            };
         }
-        Err(_) => Ok(invoke_directly(router, payload).await),
+        Invocation::Scheduled => Request::get("/").body(Body::empty()),
+        Invocation::Direct(payload) => Request::builder()
+            .method(Method::POST)
+            .uri("/")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(payload.to_string())),
+    };
+    Ok(invoke_directly(router, request).await)
+}
+
+/// The 400 for an HTTP event lambda_http cannot read, shaped as lambda_http shapes the Router's
+/// answers for events of that kind.
+fn unreadable_event_response(origin: &RequestOrigin) -> Result<Value, serde_json::Error> {
+    let error = Error::bad_request("event", "is an HTTP event that cannot be read as a request");
+    let status_code = i64::from(error.status());
+    let body = Some(lambda_http::Body::Text(error.to_json().to_string()));
+    let headers = HeaderMap::from_iter([
+        (
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        ),
+        (
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        ),
+    ]);
+    match origin {
+        RequestOrigin::ApiGatewayV1 => {
+            let mut response = ApiGatewayProxyResponse::default();
+            response.status_code = status_code;
+            response.multi_value_headers = headers;
+            response.body = body;
+            serde_json::to_value(response)
+        }
+        RequestOrigin::Alb => {
+            let mut response = AlbTargetGroupResponse::default();
+            response.status_code = status_code;
+            response.status_description = Some("400 Bad Request".to_string());
+            response.headers = headers.clone();
+            response.multi_value_headers = headers;
+            response.body = body;
+            serde_json::to_value(response)
+        }
+        // API Gateway HTTP APIs and function URLs, and any kind lambda_http adds later.
+        _ => {
+            let mut response = ApiGatewayV2httpResponse::default();
+            response.status_code = status_code;
+            response.headers = headers;
+            response.body = body;
+            serde_json::to_value(response)
+        }
     }
 }
 
 /// A scheduled or direct invocation, answered with the response body.
-async fn invoke_directly(router: Router, payload: Value) -> Value {
-    let request = if is_scheduled(&payload) {
-        Request::get("/").body(Body::empty())
-    } else {
-        Request::builder()
-            .method(Method::POST)
-            .uri("/")
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(payload.to_string()))
-    };
+async fn invoke_directly(router: Router, request: axum::http::Result<Request<Body>>) -> Value {
     let response = match request {
         Ok(request) => router.oneshot(request).await,
         Err(e) => return Error::Internal(format!("cannot build the request: {e}")).to_json(),
@@ -84,17 +161,72 @@ mod tests {
     }
 
     #[test]
-    fn non_http_payloads_are_not_http_events() {
-        for payload in [
-            json!({"hours": 6}),
-            json!({"source": "aws.events", "detail-type": "Scheduled Event"}),
-            json!({}),
-            json!(null),
+    fn invocations_are_classified_by_their_shape() {
+        let fixture = |text: &str| serde_json::from_str::<Value>(text).unwrap();
+        for event in [
+            fixture(include_str!("../tests/fixtures/apigw-rest.json")),
+            fixture(include_str!("../tests/fixtures/apigw-http-query.json")),
+            fixture(include_str!("../tests/fixtures/function-url.json")),
+            fixture(include_str!("../tests/fixtures/alb.json")),
         ] {
-            assert!(
-                serde_json::from_value::<LambdaRequest>(payload.clone()).is_err(),
-                "{payload}"
-            );
+            assert!(matches!(classify(event), Invocation::Http(_)));
+        }
+        let scheduled = fixture(include_str!("../tests/fixtures/scheduled.json"));
+        assert!(matches!(classify(scheduled), Invocation::Scheduled));
+        let direct = fixture(include_str!("../tests/fixtures/direct.json"));
+        for payload in [direct, json!({}), json!(null), json!("text")] {
+            match classify(payload.clone()) {
+                Invocation::Direct(body) => assert_eq!(body, payload),
+                other => panic!("{payload} is a direct invocation, not {other:?}"),
+            }
+        }
+    }
+
+    /// The Router, its Elasticsearch a closed loopback port: these tests never reach a search.
+    fn app() -> Router {
+        let lookup = |name: &str| (name == "ES_URL").then(|| "http://127.0.0.1:9".to_string());
+        let es = crate::EsClient::from_lookup(lookup).unwrap();
+        crate::app::router(std::sync::Arc::new(crate::app::AppState::new(es)))
+    }
+
+    async fn answer(event: Value) -> Value {
+        let event = LambdaEvent::new(event, lambda_http::Context::default());
+        handle(app(), event).await.unwrap()
+    }
+
+    fn keys(answer: &Value) -> Vec<&String> {
+        answer.as_object().unwrap().keys().collect()
+    }
+
+    /// Found by fuzzing: lambda_http panicked on these, so the invocation failed instead of
+    /// answering with the error shape.
+    #[tokio::test]
+    async fn unreadable_http_events_are_bad_requests_in_their_own_shape() {
+        let kinds = [
+            (include_str!("../tests/fixtures/apigw-rest.json"), "Host"),
+            (include_str!("../tests/fixtures/function-url.json"), "host"),
+            (include_str!("../tests/fixtures/alb.json"), "host"),
+        ];
+        for (fixture, host) in kinds {
+            let event: Value = serde_json::from_str(fixture).unwrap();
+            let ordinary = answer(event.clone()).await;
+            let mut not_base64 = event.clone();
+            not_base64["body"] = json!("eyJob3VycyI6@");
+            not_base64["isBase64Encoded"] = json!(true);
+            let mut no_url = event.clone();
+            no_url["headers"][host] = json!("wx stats");
+            for unreadable in [not_base64, no_url] {
+                let bad = answer(unreadable).await;
+                assert_eq!(bad["statusCode"], 400, "{bad}");
+                assert_eq!(keys(&bad), keys(&ordinary), "{bad} is shaped as {ordinary}");
+                let body: Value = serde_json::from_str(bad["body"].as_str().unwrap()).unwrap();
+                assert_eq!(body["error"]["type"], "invalid_parameter", "{body}");
+                let content_type = match &bad["multiValueHeaders"] {
+                    Value::Object(headers) if !headers.is_empty() => &headers["content-type"][0],
+                    _ => &bad["headers"]["content-type"],
+                };
+                assert_eq!(content_type, "application/json", "{bad}");
+            }
         }
     }
 }

@@ -151,6 +151,13 @@ impl StatsRequest {
     }
 }
 
+/// Turns a query string (without its `?`) into parameters, decoded as an HTML form is.
+pub fn params_from_query(query: &str) -> Vec<(String, String)> {
+    form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect()
+}
+
 /// Turns a JSON body (a Kubeless event's data, a Lambda payload) into parameters. An empty
 /// body has none; anything but a JSON object of plain values is a 400 naming `body`.
 pub fn params_from_json(body: &[u8]) -> Result<Vec<(String, String)>, Error> {
@@ -301,18 +308,31 @@ fn parse_index(value: &str, allowed: &str) -> Result<String, Error> {
 }
 
 /// `*` in `pattern` matches any run of characters, including a literal `*` in `text`.
+/// On a mismatch only the last `*` is retried, one character further on, so the work is at most
+/// the product of the lengths however many `*` an allowed pattern has (trying every split at
+/// every `*` grew as the length to the power of their number).
 fn glob_matches(pattern: &str, text: &str) -> bool {
-    match pattern.split_once('*') {
-        None => pattern == text,
-        Some((prefix, rest)) => {
-            let Some(text) = text.strip_prefix(prefix) else {
-                return false;
-            };
-            (0..=text.len())
-                .filter(|&i| text.is_char_boundary(i))
-                .any(|i| glob_matches(rest, &text[i..]))
+    // Bytes: a literal piece of valid UTF-8 can only match at character boundaries.
+    let (pattern, text) = (pattern.as_bytes(), text.as_bytes());
+    let (mut p, mut t) = (0, 0);
+    // The last `*` seen, and where the text after it would resume if it took one more byte.
+    let mut last_star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        if pattern.get(p) == Some(&b'*') {
+            last_star = Some((p, t + 1));
+            p += 1;
+        } else if pattern.get(p) == Some(&text[t]) {
+            p += 1;
+            t += 1;
+        } else if let Some((star, resume)) = last_star {
+            p = star + 1;
+            t = resume;
+            last_star = Some((star, resume + 1));
+        } else {
+            return false;
         }
     }
+    pattern[p..].iter().all(|&b| b == b'*')
 }
 
 fn parse_bool(name: &str, value: &str) -> Result<bool, Error> {
@@ -339,5 +359,7 @@ fn parse_format(value: &str) -> Result<Format, Error> {
     }
 }
 
+#[cfg(test)]
+mod properties;
 #[cfg(test)]
 mod tests;

@@ -177,3 +177,30 @@ fn json_bodies_carry_parameters() {
         assert_eq!(error.status(), 400, "{error}");
     }
 }
+
+#[test]
+fn query_strings_are_decoded_as_forms() {
+    assert_eq!(
+        params_from_query("hours=6&field=a%2Eb+c&fill"),
+        [("hours", "6"), ("field", "a.b c"), ("fill", "")]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+    );
+    assert!(params_from_query("").is_empty());
+}
+
+#[test]
+fn patterns_with_many_stars_stay_cheap() {
+    // Trying every split at every `*` took seconds here: 250 characters, five `*`, no match.
+    let allowed = "wx-*-*-*-*-*z";
+    let parse_index = |index: String| {
+        StatsRequest::parse(&[("index".into(), index)], None, allowed).map(|r| r.query.index)
+    };
+    let long = format!("wx{}", "-".repeat(250));
+    assert!(
+        matches!(parse_index(long), Err(Error::BadRequest { parameter, .. }) if parameter == "index")
+    );
+    assert_eq!(
+        parse_index("wx-a-b-c-d-e-fz".into()).unwrap().as_deref(),
+        Some("wx-a-b-c-d-e-fz")
+    );
+}

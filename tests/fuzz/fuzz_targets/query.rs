@@ -1,0 +1,27 @@
+//! Request parameters as the Router reads them: a query string, then a POST body of JSON.
+//! Input: the query string, a newline, the `Accept` header, a newline, then the body.
+//! Nothing may panic, and whatever is accepted must build a body that stays on the allowed
+//! indices and aggregates a plain field.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use wx_stats::query::{StatsRequest, params_from_json, params_from_query};
+use wx_stats_fuzz::{ALLOWED_INDICES, assert_safe_request};
+
+fuzz_target!(|data: &[u8]| {
+    let mut parts = data.splitn(3, |&b| b == b'\n');
+    let query = String::from_utf8_lossy(parts.next().unwrap_or_default());
+    let accept = parts.next().map(String::from_utf8_lossy);
+    let body = parts.next().unwrap_or_default();
+
+    // The order app.rs uses: the query string's parameters, then the body's.
+    let parsed = params_from_json(body).and_then(|body_params| {
+        let mut params = params_from_query(&query);
+        params.extend(body_params);
+        StatsRequest::parse(&params, accept.as_deref(), ALLOWED_INDICES)
+    });
+    match parsed {
+        Ok(request) => assert_safe_request(&request),
+        Err(error) => assert_eq!(error.status(), 400, "a bad request is a 400: {error}"),
+    }
+});
