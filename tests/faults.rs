@@ -11,45 +11,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use support::emulator::Emulator;
+use support::doors::{Doors, KNATIVE, KUBELESS};
 use support::load::Load;
 use support::server::{Server, delaying_proxy};
 use support::{TestIndex, error_type, es_host, fetch, start_es, stop_es, total_hits};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-
-const KUBELESS: &str = env!("CARGO_BIN_EXE_wx-stats-kubeless");
-const KNATIVE: &str = env!("CARGO_BIN_EXE_wx-stats-knative");
-
-/// The three serverless doors as real processes, all with the same environment.
-struct Doors {
-    kubeless: Server,
-    knative: Server,
-    lambda: Emulator,
-}
-
-impl Doors {
-    async fn start(env: &[(&str, &str)]) -> Doors {
-        Doors {
-            kubeless: Server::start(KUBELESS, "FUNC_PORT", env).await,
-            knative: Server::start(KNATIVE, "PORT", env).await,
-            lambda: Emulator::start(env).await,
-        }
-    }
-
-    /// Each door's name and the base URL that invokes its function.
-    fn functions(&self) -> [(&'static str, String); 3] {
-        [
-            ("kubeless", format!("{}/", self.kubeless.base)),
-            ("knative", format!("{}/", self.knative.base)),
-            ("lambda", self.lambda.function_url()),
-        ]
-    }
-
-    fn all_running(&mut self) -> bool {
-        self.kubeless.is_running() && self.knative.is_running() && self.lambda.function_is_running()
-    }
-}
 
 /// Runs a blocking Elasticsearch script without stalling the doors' clients in this runtime.
 async fn blocking(script: fn()) {

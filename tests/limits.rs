@@ -6,15 +6,12 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::emulator::Emulator;
+use support::doors::{Doors, KNATIVE, KUBELESS};
 use support::server::Server;
 use support::{TestIndex, error_type, es_host, read, total_hits};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use wx_stats::serve::HEADER_READ_TIMEOUT;
-
-const KUBELESS: &str = env!("CARGO_BIN_EXE_wx-stats-kubeless");
-const KNATIVE: &str = env!("CARGO_BIN_EXE_wx-stats-knative");
 
 /// The two doors that serve HTTP themselves (on Lambda, the platform owns the connection).
 async fn http_doors(env: &[(&str, &str)]) -> [Server; 2] {
@@ -36,16 +33,10 @@ async fn raw(port: u16, request: &[u8]) -> String {
 
 #[tokio::test]
 async fn a_body_over_64_kib_is_413_on_every_door() {
-    let env = [("HOST", "127.0.0.1:1")];
-    let [kubeless, knative] = http_doors(&env).await;
-    let lambda = Emulator::start(&env).await;
+    let doors = Doors::start(&[("HOST", "127.0.0.1:1")]).await;
     let body = format!(r#"{{"hours": 24, "pad": "{}"}}"#, "x".repeat(64 * 1024));
     let client = reqwest::Client::new();
-    for url in [
-        format!("{}/", kubeless.base),
-        format!("{}/", knative.base),
-        lambda.function_url(),
-    ] {
+    for (_, url) in doors.functions() {
         let response = client.post(&url).body(body.clone()).send().await.unwrap();
         let (status, _, answer) = read(response).await;
         assert_eq!(status, 413, "{url}: {answer}");

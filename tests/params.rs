@@ -6,12 +6,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::emulator::Emulator;
+use support::doors::{Doors, KNATIVE, KUBELESS};
 use support::server::Server;
 use support::{TestIndex, error_type, es_host, fetch};
-
-const KUBELESS: &str = env!("CARGO_BIN_EXE_wx-stats-kubeless");
-const KNATIVE: &str = env!("CARGO_BIN_EXE_wx-stats-knative");
 
 fn hours(h: f64) -> Duration {
     Duration::from_secs_f64(h * 3600.0)
@@ -235,16 +232,10 @@ async fn bad_parameters_are_400_on_every_door() {
     let index = index_with_observations("params-bad").await;
     let env = [("HOST", es_host()), ("ES_INDEX", index.name.clone())];
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let kubeless = Server::start(KUBELESS, "FUNC_PORT", &env).await;
-    let knative = Server::start(KNATIVE, "PORT", &env).await;
-    let lambda = Emulator::start(&env).await;
-    let bases = [
-        format!("{}/", kubeless.base),
-        format!("{}/", knative.base),
-        lambda.function_url(),
-    ];
+    let doors = Doors::start(&env).await;
+    let functions = doors.functions();
     for (query, parameter) in BAD {
-        for base in &bases {
+        for (_, base) in &functions {
             let (status, content_type, body) = fetch("GET", &format!("{base}?{query}")).await;
             assert_eq!(
                 (status, content_type.as_str()),
@@ -262,7 +253,7 @@ async fn bad_parameters_are_400_on_every_door() {
             );
         }
     }
-    let (status, _, body) = fetch("GET", &format!("{}?field=rxtxMsg.label", bases[0])).await;
+    let (status, _, body) = fetch("GET", &format!("{}?field=rxtxMsg.label", functions[0].1)).await;
     assert!(
         status == 400 && body.contains("cannot make a histogram"),
         "explains why: {body}"

@@ -11,8 +11,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 use similar::TextDiff;
-use support::emulator::Emulator;
-use support::server::Server;
+use support::doors::Doors;
 use support::{TestIndex, es_host, original_body, run};
 
 /// What is normalised before answers are compared, and why. Nothing else is.
@@ -172,9 +171,11 @@ async fn every_door_answers_every_case_identically() {
     let index = parity_index().await;
     let env = [("HOST", es_host()), ("ES_INDEX", index.name.clone())];
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let kubeless = Server::start(env!("CARGO_BIN_EXE_wx-stats-kubeless"), "FUNC_PORT", &env).await;
-    let knative = Server::start(env!("CARGO_BIN_EXE_wx-stats-knative"), "PORT", &env).await;
-    let lambda = Emulator::start(&env).await;
+    let Doors {
+        kubeless,
+        knative,
+        lambda,
+    } = Doors::start(&env).await;
     let lambda_base = format!(
         "http://127.0.0.1:{}/lambda-url/{}",
         lambda.port,

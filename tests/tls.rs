@@ -8,14 +8,11 @@ use std::process::Output;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::emulator::Emulator;
+use support::doors::Doors;
 use support::nginx::{ProxyAuth, TlsProxy};
-use support::server::Server;
 use support::{TestIndex, cli_output, error_type, fetch, run, total_hits, without_took};
 
 const CLI: &str = env!("CARGO_BIN_EXE_wx-stats");
-const KUBELESS: &str = env!("CARGO_BIN_EXE_wx-stats-kubeless");
-const KNATIVE: &str = env!("CARGO_BIN_EXE_wx-stats-knative");
 
 const USERNAME: &str = "wx-reader";
 const PASSWORD: &str = "right-horse-battery-staple";
@@ -51,18 +48,12 @@ fn env<'a>(
 /// The status and body each HTTP door (Kubeless, Knative, Lambda behind cargo-lambda) answers
 /// to `GET /` when started with `env`.
 async fn http_doors(env: &[(&str, &str)]) -> Vec<(&'static str, u16, String)> {
+    let doors = Doors::start(env).await;
     let mut answers = Vec::new();
-    for (door, binary, port_variable) in [
-        ("kubeless", KUBELESS, "FUNC_PORT"),
-        ("knative", KNATIVE, "PORT"),
-    ] {
-        let server = Server::start(binary, port_variable, env).await;
-        let (status, _, body) = fetch("GET", &server.base).await;
+    for (door, url) in doors.functions() {
+        let (status, _, body) = fetch("GET", &url).await;
         answers.push((door, status, body));
     }
-    let emulator = Emulator::start(env).await;
-    let (status, _, body) = fetch("GET", &emulator.function_url()).await;
-    answers.push(("lambda", status, body));
     answers
 }
 

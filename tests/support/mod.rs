@@ -2,6 +2,7 @@
 //! `tests/elasticsearch/start`, test indices on it, and the built binaries.
 #![allow(dead_code)] // each test binary uses its own part of this module
 
+pub mod doors;
 pub mod emulator;
 pub mod load;
 pub mod nginx;
