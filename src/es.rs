@@ -47,18 +47,21 @@ impl EsClient {
             .timeout(config.timeout)
             .disable_proxy()
             .header(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
-        match &config.credentials {
+        // What a 401 means is named by the variables that set the credentials it refused.
+        let refused_credentials = match &config.credentials {
             Some(Credentials::Basic { username, password }) => {
                 builder = builder.auth(EsCredentials::Basic(
                     username.clone(),
                     password.expose().to_string(),
                 ));
+                "the user name and password (ES_USERNAME, ES_PASSWORD) were refused"
             }
             Some(Credentials::ApiKey(key)) => {
-                builder = builder.auth(EsCredentials::EncodedApiKey(key.expose().to_string()))
+                builder = builder.auth(EsCredentials::EncodedApiKey(key.expose().to_string()));
+                "the API key (ES_API_KEY) was refused"
             }
-            None => {}
-        }
+            None => "no credentials are set: set ES_USERNAME and ES_PASSWORD, or ES_API_KEY",
+        };
         if let Some(path) = &config.ca_cert {
             let pem = std::fs::read(path).map_err(|e| {
                 config_error("ES_CA_CERT", format!("cannot read {}: {e}", path.display()))
@@ -77,13 +80,7 @@ impl EsClient {
         Ok(EsClient {
             client: Elasticsearch::new(transport),
             host: config.host(),
-            refused_credentials: match &config.credentials {
-                Some(Credentials::Basic { .. }) => {
-                    "the user name and password (ES_USERNAME, ES_PASSWORD) were refused"
-                }
-                Some(Credentials::ApiKey(_)) => "the API key (ES_API_KEY) was refused",
-                None => "no credentials are set: set ES_USERNAME and ES_PASSWORD, or ES_API_KEY",
-            },
+            refused_credentials,
             index: config.index.clone(),
             index_allow: config.index_allow.clone(),
             cache: SearchCache::new(config.cache_ttl),
