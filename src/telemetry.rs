@@ -2,6 +2,8 @@
 //! when `LOG_FORMAT=json`; Knative always logs JSON lines to stdout, where its log collectors
 //! look, each carrying the fields of the span it was written in (`K_SERVICE`, …).
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
@@ -21,6 +23,9 @@ fn install(default_level: &str, json: bool, writer: BoxMakeWriter) {
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        // Text goes to stderr. Colour it only for a person at a terminal: `kubectl logs` and
+        // log files would show the escape codes.
+        .with_ansi(!json && std::io::stderr().is_terminal())
         .with_writer(writer);
     // A second init (e.g. in tests) is harmless, so its error is ignored.
     let _ = if json {
