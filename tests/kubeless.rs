@@ -90,6 +90,16 @@ async fn elasticsearch_down_is_503_and_the_door_keeps_serving() {
         assert!(body.contains("127.0.0.1:1"), "{body}");
         assert_eq!(fetch("GET", &format!("{}/healthz", door.base)).await.0, 200);
     }
+    // `kubectl logs` shows what the door wrote: plain text naming the failure, no colour codes.
+    let log = door.log();
+    assert!(
+        log.contains("elasticsearch_unavailable") || log.contains("status=503"),
+        "{log}"
+    );
+    assert!(
+        !log.contains('\x1b'),
+        "colour codes in a log that is not a terminal:\n{log}"
+    );
 }
 
 #[tokio::test]

@@ -179,3 +179,29 @@ async fn through_cargo_lambda_an_outage_is_still_503_json() {
     let rest = emulator.invoke("tests/fixtures/apigw-rest.json");
     assert_eq!(rest["statusCode"], 503, "{rest}");
 }
+
+#[tokio::test]
+async fn through_cargo_lambda_logs_follow_lambdas_log_format() {
+    for format in ["Text", "JSON"] {
+        let emulator =
+            Emulator::start(&[("HOST", "127.0.0.1:1"), ("AWS_LAMBDA_LOG_FORMAT", format)]).await;
+        assert_eq!(fetch("GET", &emulator.function_url()).await.0, 503);
+        let log = emulator.function_log();
+        let lines: Vec<&str> = log.lines().filter(|line| !line.is_empty()).collect();
+        assert!(
+            lines
+                .iter()
+                .any(|line| line.contains("status=503") || line.contains("\"status\":503")),
+            "{format}: no log line for the call:\n{log}"
+        );
+        // CloudWatch shows colour codes as they are.
+        assert!(!log.contains('\x1b'), "{format}: colour codes:\n{log}");
+        if format == "JSON" {
+            for line in lines {
+                let parsed: Value = serde_json::from_str(line)
+                    .unwrap_or_else(|e| panic!("{e}: not a JSON line: {line}"));
+                assert!(parsed["level"].is_string(), "{line}");
+            }
+        }
+    }
+}

@@ -5,12 +5,12 @@ use std::process::ExitCode;
 
 use lambda_runtime::service_fn;
 use wx_stats::app::{AppState, router};
-use wx_stats::{EsClient, lambda, serve};
+use wx_stats::{EsClient, lambda, serve, telemetry};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     // Honours AWS_LAMBDA_LOG_FORMAT=JSON and AWS_LAMBDA_LOG_LEVEL.
-    lambda_http::tracing::init_default_subscriber();
+    telemetry::init_lambda();
     // Building the client makes no network call: nothing slow happens before the first event.
     let es = match EsClient::from_lookup(|name| std::env::var(name).ok()) {
         Ok(es) => es,
