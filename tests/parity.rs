@@ -1,6 +1,6 @@
 //! Parity: every request in `tests/parity/cases.json` goes to the Kubeless, Knative and Lambda
 //! doors (real processes, Lambda behind cargo-lambda's emulator) and, where it has a flag, to the
-//! CLI. Status, content type and body must be identical, and the default request must equal
+//! CLI. Status, headers and body must be identical, and the default request must equal
 //! Elasticsearch's own answer to the original body.
 
 mod support;
@@ -15,7 +15,7 @@ use support::doors::Doors;
 use support::{TestIndex, es_host, original_body, run};
 
 /// What is normalised before answers are compared, and why. Nothing else is.
-const NORMALISED: [(&str, &str); 4] = [
+const NORMALISED: [(&str, &str); 5] = [
     ("took", "Elasticsearch's own timing of each search"),
     (
         "window.start, window.end in format=buckets",
@@ -26,10 +26,17 @@ const NORMALISED: [(&str, &str); 4] = [
         "each door counts its own traffic; the metric names and types must match",
     ),
     (
-        "ce-id, ce-time",
-        "every reply event gets a fresh id and time (headers, which are not compared)",
+        "ce-id, ce-time headers",
+        "every reply event gets a fresh id and time",
+    ),
+    (
+        "date, content-length headers",
+        "the clock; the length follows the body, which differs in `took` alone",
     ),
 ];
+
+/// The response headers left out of the comparison, as listed in [`NORMALISED`].
+const HEADERS_NOT_COMPARED: [&str; 4] = ["ce-id", "ce-time", "date", "content-length"];
 
 #[derive(Deserialize)]
 struct Corpus {
@@ -52,6 +59,8 @@ struct Case {
 struct Answer {
     status: u16,
     content_type: String,
+    /// Every other header, by name; repeated headers joined with ", ".
+    headers: BTreeMap<String, String>,
     body: String,
 }
 
@@ -75,11 +84,22 @@ impl Case {
             .send()
             .await
             .unwrap_or_else(|e| panic!("{}: {url}: {e}", self.name));
+        let mut headers = BTreeMap::<String, String>::new();
+        for (name, value) in response.headers() {
+            if name != "content-type" && !HEADERS_NOT_COMPARED.contains(&name.as_str()) {
+                let value = String::from_utf8_lossy(value.as_bytes());
+                headers
+                    .entry(name.to_string())
+                    .and_modify(|joined| *joined = format!("{joined}, {value}"))
+                    .or_insert_with(|| value.to_string());
+            }
+        }
         let (status, content_type, body) = support::read(response).await;
         let body = normalise(&self.path, &body);
         Answer {
             status,
             content_type,
+            headers,
             body,
         }
     }
@@ -215,12 +235,15 @@ async fn every_door_answers_every_case_identically() {
             let same = answer == reference;
             if !same {
                 failures.push(format!(
-                    "{} on {door}: status {} vs {}, content type {:?} vs {:?}\n{}",
+                    "{} on {door}: status {} vs {}, content type {:?} vs {:?}\n\
+                     headers {:?}\n   vs {:?}\n{}",
                     case.name,
                     answer.status,
                     reference.status,
                     answer.content_type,
                     reference.content_type,
+                    answer.headers,
+                    reference.headers,
                     diff(&reference.body, &answer.body)
                 ));
             }
