@@ -6,9 +6,10 @@
 use std::io::IsTerminal;
 use std::str::FromStr;
 
-use tracing_subscriber::EnvFilter;
-use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// Text (or JSON with `LOG_FORMAT=json`) on stderr. `default_level` applies when `RUST_LOG` is unset.
 pub fn init(default_level: &str) {
@@ -28,18 +29,22 @@ pub fn init_json_stdout(default_level: &str) {
 /// which CloudWatch shows as they are.
 pub fn init_lambda() {
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
-    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL").or_else(|_| std::env::var("RUST_LOG"));
-    let level =
-        LevelFilter::from_str(level.as_deref().unwrap_or("info")).unwrap_or(LevelFilter::INFO);
-    let filter = EnvFilter::builder()
-        .with_default_directive(level.into())
-        .from_env_lossy();
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL").map(|level| level.to_lowercase());
+    let filter = match level.as_deref().map(LevelFilter::from_str) {
+        Ok(Ok(level)) => Targets::new().with_default(level),
+        _ => level_filter("info"),
+    };
     install(filter, json, false, stdout());
 }
 
-/// `RUST_LOG`, or `default_level` when it is unset or unreadable.
-fn level_filter(default_level: &str) -> EnvFilter {
-    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level))
+/// `RUST_LOG` as `target=level` directives (e.g. `info,wx_stats=debug`), or `default_level`
+/// when it is unset or unreadable. Plain targets, not `EnvFilter`'s span and field filters,
+/// keep a regex engine out of every binary.
+fn level_filter(default_level: &str) -> Targets {
+    std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|directives| directives.parse().ok())
+        .unwrap_or_else(|| default_level.parse().unwrap_or_default())
 }
 
 fn stderr() -> BoxMakeWriter {
@@ -52,19 +57,16 @@ fn stdout() -> BoxMakeWriter {
 
 /// `colour`: ANSI colours, only for a person at a terminal; `kubectl logs`, log files and
 /// CloudWatch would show the escape codes.
-fn install(filter: EnvFilter, json: bool, colour: bool, writer: BoxMakeWriter) {
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+fn install(filter: Targets, json: bool, colour: bool, writer: BoxMakeWriter) {
+    let layer = tracing_subscriber::fmt::layer()
         .with_ansi(colour)
         .with_writer(writer);
+    let registry = tracing_subscriber::registry().with(filter);
     // A second init (e.g. in tests) is harmless, so its error is ignored.
     let _ = if json {
-        builder
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
-            .try_init()
+        let layer = layer.json().with_current_span(true).with_span_list(false);
+        registry.with(layer).try_init()
     } else {
-        builder.try_init()
+        registry.with(layer).try_init()
     };
 }
