@@ -49,6 +49,7 @@ async fn sigterm_drains_the_request_in_flight_then_exits_0() {
     // Give the request time to reach the door and its slowed Elasticsearch call.
     tokio::time::sleep(Duration::from_millis(700)).await;
     send_signal(door.pid(), "TERM");
+    let signalled = Instant::now();
 
     let mut refused = false;
     for _ in 0..50 {
@@ -62,15 +63,18 @@ async fn sigterm_drains_the_request_in_flight_then_exits_0() {
         refused,
         "the door still accepts new connections after SIGTERM"
     );
+    let refused_after = signalled.elapsed();
 
     let (status, _, body) = in_flight.await.unwrap();
     assert_eq!(status, 200, "the request in flight must complete: {body}");
-    assert_eq!(
-        door.wait_exit(Duration::from_secs(10)).await,
-        Some(0),
-        "log:\n{}",
-        door.log()
+    let answered_after = signalled.elapsed();
+    let code = door.wait_exit(Duration::from_secs(10)).await;
+    println!(
+        "SIGTERM: new connections refused after {refused_after:?}; the request in flight \
+         answered {status} after {answered_after:?}; exit status {code:?} after {:?}",
+        signalled.elapsed()
     );
+    assert_eq!(code, Some(0), "log:\n{}", door.log());
     index.delete().await;
 }
 
