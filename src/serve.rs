@@ -30,12 +30,13 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 
 /// Serves `router` on `listener` until `shutdown` resolves, then drains for at most `grace`.
+/// A failed accept is logged and retried, so serving itself cannot fail.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
     grace: Duration,
-) -> io::Result<()> {
+) {
     let connections = GracefulShutdown::new();
     let mut http = Builder::new(TokioExecutor::new());
     http.http1()
@@ -81,7 +82,6 @@ pub async fn serve(
             tracing::warn!("grace period over with requests still in flight; exiting anyway");
         }
     }
-    Ok(())
 }
 
 /// Binds `0.0.0.0:port`, as Kubeless and Knative expect.
@@ -118,16 +118,9 @@ pub async fn run(port: u16, router: Router, grace: Duration) -> ExitCode {
         }
     };
     tracing::info!(address = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "listening");
-    match serve(listener, router, shutdown_signal(), grace).await {
-        Ok(()) => {
-            tracing::info!("stopped");
-            ExitCode::SUCCESS
-        }
-        Err(error) => {
-            tracing::error!(%error, "server failed");
-            ExitCode::FAILURE
-        }
-    }
+    serve(listener, router, shutdown_signal(), grace).await;
+    tracing::info!("stopped");
+    ExitCode::SUCCESS
 }
 
 /// Reports a configuration error naming its variable, and exits 2 as a usage error does.
