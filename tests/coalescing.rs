@@ -4,10 +4,9 @@ mod support;
 
 use std::time::Duration;
 
+use support::doors::KNATIVE;
 use support::server::Server;
 use support::{TestIndex, es_host, fetch};
-
-const KNATIVE: &str = env!("CARGO_BIN_EXE_wx-stats-knative");
 
 async fn fifty_at_once(base: &str) -> Vec<(u16, String)> {
     let mut requests = tokio::task::JoinSet::new();

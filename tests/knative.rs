@@ -6,10 +6,9 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::doors::KNATIVE;
 use support::server::{Server, delaying_proxy, send_signal};
 use support::{TestIndex, cli_output, error_type, es_host, fetch, without_took};
-
-const KNATIVE: &str = env!("CARGO_BIN_EXE_wx-stats-knative");
 
 #[tokio::test]
 async fn answers_as_the_cli_does() {

@@ -5,10 +5,9 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::doors::KUBELESS;
 use support::server::{Server, delaying_proxy};
 use support::{TestIndex, cli_output, error_type, es_host, fetch, run, without_took};
-
-const KUBELESS: &str = env!("CARGO_BIN_EXE_wx-stats-kubeless");
 
 #[tokio::test]
 async fn answers_as_the_cli_does_and_counts_calls() {

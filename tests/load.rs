@@ -11,11 +11,10 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
+use support::doors::KUBELESS;
 use support::load::{Load, LoadReport, rss_kib};
 use support::server::Server;
 use support::{TestIndex, es_host};
-
-const KUBELESS: &str = env!("CARGO_BIN_EXE_wx-stats-kubeless");
 
 fn setting(name: &str, default: u64) -> u64 {
     std::env::var(name)

@@ -9,14 +9,13 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use support::doors::{KNATIVE, KUBELESS};
 use support::emulator::Emulator;
 use support::nginx::{ProxyAuth, TlsProxy};
 use support::server::{Server, delaying_proxy};
 use support::{TestIndex, error_type, run};
 
 const CLI: &str = env!("CARGO_BIN_EXE_wx-stats");
-const KUBELESS: &str = env!("CARGO_BIN_EXE_wx-stats-kubeless");
-const KNATIVE: &str = env!("CARGO_BIN_EXE_wx-stats-knative");
 const LAMBDA: &str = env!("CARGO_BIN_EXE_wx-stats-lambda");
 
 const USERNAME: &str = "wx-reader";
