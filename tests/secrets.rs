@@ -9,10 +9,9 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use support::doors::{KNATIVE, KUBELESS};
-use support::emulator::Emulator;
+use support::doors::{Doors, KNATIVE, KUBELESS};
 use support::nginx::{ProxyAuth, TlsProxy};
-use support::server::{Server, delaying_proxy};
+use support::server::delaying_proxy;
 use support::{TestIndex, error_type, run};
 
 const CLI: &str = env!("CARGO_BIN_EXE_wx-stats");
@@ -162,34 +161,22 @@ async fn run_scenario(scenario: &Scenario, seen: &mut Seen) {
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .chain(VERBOSE_LOGS)
         .collect();
-    for (door, binary, port_variable) in [
-        ("kubeless", KUBELESS, "FUNC_PORT"),
-        ("knative", KNATIVE, "PORT"),
-    ] {
-        let server = Server::start(binary, port_variable, &env).await;
+    let doors = Doors::start(&env).await;
+    for (door, function) in doors.functions() {
         for call in &scenario.calls {
-            exchange(&server.base, call, door, seen).await;
+            exchange(&function, call, door, seen).await;
         }
-        exchange(&server.base, &get("/metrics", 200, None), door, seen).await;
-        seen.add(&format!("{door} log ({})", scenario.name), &server.log());
+        exchange(&function, &get("/metrics", 200, None), door, seen).await;
     }
-    let emulator = Emulator::start(&env).await;
-    for call in &scenario.calls {
-        exchange(&emulator.function_url(), call, "lambda", seen).await;
-    }
-    exchange(
-        &emulator.function_url(),
-        &get("/metrics", 200, None),
-        "lambda",
-        seen,
-    )
-    .await;
-    // The runtime logs a few lines (its connection pool's) after answering: let them land.
+    // The Lambda runtime logs a few lines (its connection pool's) after answering: let them land.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    seen.add(
-        &format!("lambda log ({})", scenario.name),
-        &emulator.function_log(),
-    );
+    for (door, log) in [
+        ("kubeless", doors.kubeless.log()),
+        ("knative", doors.knative.log()),
+        ("lambda", doors.lambda.function_log()),
+    ] {
+        seen.add(&format!("{door} log ({})", scenario.name), &log);
+    }
 
     for (args, code) in &scenario.cli {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
