@@ -31,6 +31,12 @@ es_port() {
   echo "${BASH_REMATCH[2]}"
 }
 
+# load_sample_day BIN_DIR ES_PORT: a day of observations ending now, the default query's window.
+load_sample_day() {
+  ES_URL="http://127.0.0.1:$2" "$1/wx-stats" load-sample --days 1 >/dev/null ||
+    die "wx-stats load-sample into http://127.0.0.1:$2 failed"
+}
+
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
