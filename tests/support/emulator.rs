@@ -6,9 +6,8 @@
 use std::fs::File;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
 
-use super::server::free_port;
+use super::server::{free_port, wait_listening};
 
 /// The function name, as in `/lambda-url/wx-stats-lambda/`.
 pub const FUNCTION: &str = "wx-stats-lambda";
@@ -28,7 +27,7 @@ impl Emulator {
         let port = free_port();
         // `cargo-lambda lambda …` is what `cargo lambda …` runs; calling it directly keeps the
         // PID we hold the emulator's own, so dropping kills the right process.
-        let emulator = Command::new("cargo-lambda")
+        let mut emulator = Command::new("cargo-lambda")
             .args([
                 "lambda",
                 "watch",
@@ -48,7 +47,9 @@ impl Emulator {
                     "cannot start cargo-lambda ({e}); install it with `pip install cargo-lambda`"
                 )
             });
-        wait_for_port(port).await;
+        if let Err(why) = wait_listening(&mut emulator, port).await {
+            panic!("cargo lambda watch {why}");
+        }
         let function_log = std::env::temp_dir().join(format!(
             "wx-stats-test-lambda-{}-{port}.log",
             std::process::id()
@@ -127,17 +128,4 @@ impl Drop for Emulator {
         }
         let _ = std::fs::remove_file(&self.function_log);
     }
-}
-
-async fn wait_for_port(port: u16) {
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("cargo lambda watch did not listen on port {port} within 10 s");
 }

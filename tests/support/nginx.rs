@@ -6,12 +6,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 
 use super::es_url;
-use super::server::free_port;
+use super::server::{free_port, wait_listening};
 
 /// What the proxy demands before it passes a request on.
 pub enum ProxyAuth {
@@ -86,32 +85,11 @@ impl TlsProxy {
             ca_cert,
             dir,
         };
-        proxy.wait_listening(port).await;
-        proxy
-    }
-
-    async fn wait_listening(&mut self, port: u16) {
-        for _ in 0..200 {
-            if let Some(status) = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
-                self.child = None;
-                panic!("nginx exited ({status}); its log:\n{}", self.error_log());
-            }
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        let child = proxy.child.as_mut().unwrap();
+        if let Err(why) = wait_listening(child, port).await {
+            panic!("nginx {why}; its log:\n{}", proxy.error_log());
         }
-        panic!(
-            "nginx did not listen on port {port} within 10 s; its log:\n{}",
-            self.error_log()
-        );
+        proxy
     }
 
     /// nginx's own error log, for failure messages.

@@ -17,6 +17,21 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Waits up to 10 s for `child` to listen on loopback `port`. Gives up early if it exits, and
+/// says why it gave up.
+pub async fn wait_listening(child: &mut Child, port: u16) -> Result<(), String> {
+    for _ in 0..200 {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("exited ({status}) before listening on port {port}"));
+        }
+        if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(format!("did not listen on port {port} within 10 s"))
+}
+
 /// A running door. Dropping it kills the process by its PID, so a failing test never leaves
 /// one behind.
 pub struct Server {
