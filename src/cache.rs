@@ -42,6 +42,11 @@ impl SearchCache {
         Some(SearchCache { cache })
     }
 
+    /// How long an answer is kept.
+    pub fn ttl(&self) -> Duration {
+        self.cache.policy().time_to_live().unwrap_or_default()
+    }
+
     /// The response for `key`: kept, or being fetched by another request, or fetched now.
     pub async fn get_or_fetch(
         &self,

@@ -28,7 +28,6 @@ pub struct EsClient {
     index_allow: String,
     timeout: Duration,
     cache: Option<SearchCache>,
-    cache_ttl: Duration,
 }
 
 impl EsClient {
@@ -84,7 +83,6 @@ impl EsClient {
             index: config.index.clone(),
             index_allow: config.index_allow.clone(),
             cache: SearchCache::new(config.cache_ttl),
-            cache_ttl: config.cache_ttl,
             timeout: config.timeout,
         })
     }
@@ -111,7 +109,7 @@ impl EsClient {
 
     /// How long answers are kept (`CACHE_TTL`); zero when caching is off.
     pub fn cache_ttl(&self) -> Duration {
-        self.cache_ttl
+        self.cache.as_ref().map_or(Duration::ZERO, SearchCache::ttl)
     }
 
     /// Runs a search on `index`, or the configured index, and returns Elasticsearch's response
@@ -213,7 +211,7 @@ impl std::fmt::Debug for EsClient {
             .field("index", &self.index)
             .field("index_allow", &self.index_allow)
             .field("timeout", &self.timeout)
-            .field("cache_ttl", &self.cache_ttl)
+            .field("cache_ttl", &self.cache_ttl())
             .finish_non_exhaustive()
     }
 }
