@@ -81,15 +81,21 @@ fn assert_reads_back(body: &Value) {
 /// crashes after all.
 static LAMBDA_HTTP_PANIC: Mutex<Option<String>> = Mutex::new(None);
 
-/// lambda_http (and aws_lambda_events under it) panics on some malformed HTTP events, and
-/// `lambda::handle` catches those panics and answers 400. libFuzzer's panic hook aborts before
-/// any catch, so this lets panics raised inside those two crates unwind to `handle`, and keeps
-/// every other panic a crash.
+/// The crates lambda_http turns an event into a request with: aws_lambda_events under it, and
+/// query_map, the type of an event's query parameters.
+const EVENT_DECODING_CRATES: [&str; 3] = ["/lambda_http-", "/aws_lambda_events-", "/query_map-"];
+
+/// lambda_http (and the crates it decodes events with) panics on some malformed HTTP events,
+/// and `lambda::handle` catches those panics and answers 400. libFuzzer's panic hook aborts
+/// before any catch, so this lets panics raised inside those crates unwind to `handle`, and
+/// keeps every other panic a crash.
 pub fn let_lambda_http_panics_unwind() {
     let abort = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         let in_lambda_http = info.location().is_some_and(|at| {
-            at.file().contains("/lambda_http-") || at.file().contains("/aws_lambda_events-")
+            EVENT_DECODING_CRATES
+                .iter()
+                .any(|krate| at.file().contains(krate))
         });
         let mut lambda_http_panic = LAMBDA_HTTP_PANIC.lock().unwrap_or_else(|e| e.into_inner());
         if in_lambda_http {
