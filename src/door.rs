@@ -1,14 +1,24 @@
-//! What each door reads from its platform's environment, with the platform's defaults.
-//! Pure, like [`crate::config`]: values come through a lookup function.
+//! The doors' side of start-up and lifecycle, for every door including Lambda: each platform's
+//! variables with its defaults, building the [`Stats`] from the environment, reporting a bad
+//! variable, and serving HTTP until the platform says stop.
+//!
+//! Pure where it can be, like [`crate::config`]: variables come through a lookup function.
 
+pub mod lambda;
+pub mod telemetry;
+
+use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::app::ServiceIdentity;
+use tokio::net::TcpListener;
+
 use crate::config::parse_duration;
 use crate::error::Error;
-use crate::es::EsClient;
-use crate::serve::startup_failed;
+use crate::http::app::{AppState, router};
+use crate::http::serve::serve;
+use crate::stats::Stats;
 
 /// A platform's own variables, read through a lookup function.
 pub trait PlatformEnv: Sized {
@@ -16,13 +26,105 @@ pub trait PlatformEnv: Sized {
     fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, Error>;
 }
 
-/// What every HTTP door does first: read its platform's variables and build the Elasticsearch
-/// client from the environment. A bad variable is reported and becomes exit code 2.
-pub fn from_env<P: PlatformEnv>() -> Result<(P, EsClient), ExitCode> {
+/// What every door does first: read its platform's variables and build the [`Stats`] from the
+/// environment. A bad variable is reported and becomes exit code 2.
+pub fn from_env<P: PlatformEnv>() -> Result<(P, Stats), ExitCode> {
     let lookup = |name: &str| std::env::var(name).ok();
     P::from_lookup(&lookup)
-        .and_then(|platform| Ok((platform, EsClient::from_lookup(lookup)?)))
+        .and_then(|platform| Ok((platform, Stats::from_lookup(lookup)?)))
         .map_err(|error| startup_failed(&error))
+}
+
+/// Reports a configuration error naming its variable, and exits 2 as a usage error does.
+pub fn startup_failed(error: &Error) -> ExitCode {
+    tracing::error!(%error, "cannot start");
+    eprintln!("{}: {error}", program());
+    ExitCode::from(2)
+}
+
+/// This binary's name, for messages.
+pub fn program() -> String {
+    std::env::args()
+        .next()
+        .and_then(|path| {
+            std::path::Path::new(&path)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "wx-stats".to_string())
+}
+
+/// Binds `0.0.0.0:port`, as Kubeless and Knative expect, serves the Router on `state` until
+/// SIGTERM or SIGINT, drains for at most `grace`, and turns the outcome into an exit code.
+pub async fn serve_http(port: u16, state: AppState, grace: Duration) -> ExitCode {
+    let listener = match TcpListener::bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port))).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            tracing::error!(port, %error, "cannot listen");
+            eprintln!("{}: cannot listen on port {port}: {error}", program());
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(address = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "listening");
+    serve(listener, router(Arc::new(state)), shutdown_signal(), grace).await;
+    tracing::info!("stopped");
+    ExitCode::SUCCESS
+}
+
+/// Resolves on SIGTERM (how Kubernetes stops a pod) or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        // Without signal handlers the process can only be killed; never shut down on our own.
+        _ => std::future::pending().await,
+    }
+}
+
+/// The platform's name for this service (Knative's `K_SERVICE`, `K_REVISION`, `K_CONFIGURATION`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ServiceIdentity {
+    /// `K_SERVICE`.
+    pub service: Option<String>,
+    /// `K_REVISION`.
+    pub revision: Option<String>,
+    /// `K_CONFIGURATION`.
+    pub configuration: Option<String>,
+}
+
+impl ServiceIdentity {
+    /// A span whose fields label every log line inside it.
+    pub fn span(&self) -> tracing::Span {
+        let span = tracing::info_span!(
+            "service",
+            K_SERVICE = tracing::field::Empty,
+            K_REVISION = tracing::field::Empty,
+            K_CONFIGURATION = tracing::field::Empty
+        );
+        for (field, value) in [
+            ("K_SERVICE", &self.service),
+            ("K_REVISION", &self.revision),
+            ("K_CONFIGURATION", &self.configuration),
+        ] {
+            if let Some(value) = value {
+                span.record(field, value.as_str());
+            }
+        }
+        span
+    }
+
+    /// The `ce-source` of reply events: the service's name.
+    pub fn event_source(&self) -> String {
+        format!("/{}", self.service.as_deref().unwrap_or("wx-stats"))
+    }
 }
 
 /// How long a door drains in-flight requests after SIGTERM, unless `SHUTDOWN_GRACE` says otherwise.
@@ -92,6 +194,25 @@ impl PlatformEnv for KnativeEnv {
     }
 }
 
+/// The Lambda runtime's variables that wx-stats logs at start-up; lambda_runtime reads the rest.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LambdaEnv {
+    /// `AWS_LAMBDA_FUNCTION_NAME`.
+    pub function_name: String,
+    /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, in MB, as Lambda gives it.
+    pub memory_size: String,
+}
+
+impl PlatformEnv for LambdaEnv {
+    fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let text = |name: &str| lookup(name).unwrap_or_default();
+        Ok(LambdaEnv {
+            function_name: text("AWS_LAMBDA_FUNCTION_NAME"),
+            memory_size: text("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"),
+        })
+    }
+}
+
 /// A port variable; both platforms default to 8080.
 fn port(lookup: &dyn Fn(&str) -> Option<String>, variable: &'static str) -> Result<u16, Error> {
     match lookup(variable).filter(|v| !v.is_empty()) {
@@ -120,93 +241,4 @@ fn duration(
 }
 
 #[cfg(test)]
-mod tests {
-    use std::collections::HashMap;
-
-    use super::*;
-
-    fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |k| map.get(k).cloned()
-    }
-
-    fn failing_variable<T: std::fmt::Debug>(result: Result<T, Error>) -> &'static str {
-        match result {
-            Err(Error::Config { variable, .. }) => variable,
-            other => panic!("expected a config error, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn kubeless_defaults() {
-        let env = KubelessEnv::from_lookup(&lookup(&[])).unwrap();
-        assert_eq!(
-            (env.port, env.timeout, env.grace),
-            (8080, Duration::from_secs(180), Duration::from_secs(30))
-        );
-        assert_eq!(
-            (
-                env.handler.as_str(),
-                env.runtime.as_str(),
-                env.memory_limit.as_str()
-            ),
-            ("handler", "custom", "0")
-        );
-    }
-
-    #[test]
-    fn kubeless_values_and_bad_values() {
-        let env = KubelessEnv::from_lookup(&lookup(&[
-            ("FUNC_PORT", "18080"),
-            ("FUNC_TIMEOUT", "30"),
-            ("FUNC_HANDLER", "wx.handler"),
-        ]))
-        .unwrap();
-        assert_eq!(
-            (env.port, env.timeout, env.handler.as_str()),
-            (18080, Duration::from_secs(30), "wx.handler")
-        );
-        for bad in ["0", "65536", "http", "-1"] {
-            assert_eq!(
-                failing_variable(KubelessEnv::from_lookup(&lookup(&[("FUNC_PORT", bad)]))),
-                "FUNC_PORT"
-            );
-        }
-        for bad in ["0", "soon", "-5"] {
-            assert_eq!(
-                failing_variable(KubelessEnv::from_lookup(&lookup(&[("FUNC_TIMEOUT", bad)]))),
-                "FUNC_TIMEOUT"
-            );
-        }
-    }
-
-    #[test]
-    fn knative_values() {
-        let env = KnativeEnv::from_lookup(&lookup(&[
-            ("PORT", "18081"),
-            ("K_SERVICE", "wx"),
-            ("SHUTDOWN_GRACE", "5s"),
-        ]))
-        .unwrap();
-        assert_eq!(
-            (
-                env.port,
-                env.grace,
-                env.identity.service.as_deref(),
-                env.identity.revision
-            ),
-            (18081, Duration::from_secs(5), Some("wx"), None)
-        );
-        assert_eq!(
-            failing_variable(KnativeEnv::from_lookup(&lookup(&[("PORT", "x")]))),
-            "PORT"
-        );
-        assert_eq!(
-            failing_variable(KnativeEnv::from_lookup(&lookup(&[("SHUTDOWN_GRACE", "x")]))),
-            "SHUTDOWN_GRACE"
-        );
-    }
-}
+mod tests;

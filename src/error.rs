@@ -34,8 +34,8 @@ pub enum Error {
     #[error("the request body is larger than {0} bytes")]
     TooLarge(usize),
     /// The method is not one the path answers.
-    #[error("method not allowed here; use GET, POST or OPTIONS")]
-    MethodNotAllowed,
+    #[error("method {0} is not allowed on this path; the Allow header lists those that are")]
+    MethodNotAllowed(String),
     /// The function ran longer than its platform allows (Kubeless's `FUNC_TIMEOUT`).
     #[error("the function did not finish within {}", humanize(*.0))]
     FunctionTimeout(Duration),
@@ -93,7 +93,7 @@ impl Error {
     pub fn status(&self) -> u16 {
         match self {
             Error::BadRequest { .. } | Error::BadEvent(_) => 400,
-            Error::MethodNotAllowed => 405,
+            Error::MethodNotAllowed(_) => 405,
             Error::TooLarge(_) => 413,
             Error::FunctionTimeout(_) => 408,
             Error::Unavailable { .. } => 503,
@@ -110,7 +110,7 @@ impl Error {
             Error::Config { .. } => "configuration_error",
             Error::BadRequest { .. } => "invalid_parameter",
             Error::BadEvent(_) => "invalid_cloudevent",
-            Error::MethodNotAllowed => "method_not_allowed",
+            Error::MethodNotAllowed(_) => "method_not_allowed",
             Error::TooLarge(_) => "request_too_large",
             Error::FunctionTimeout(_) => "function_timeout",
             Error::Unavailable { .. } => "elasticsearch_unavailable",
@@ -160,7 +160,7 @@ mod tests {
             },
             Error::bad_request("hours", "must be a whole number"),
             Error::BadEvent("no id".into()),
-            Error::MethodNotAllowed,
+            Error::MethodNotAllowed("PUT".into()),
             Error::TooLarge(65536),
             Error::FunctionTimeout(Duration::from_secs(1)),
             Error::Unavailable {

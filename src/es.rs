@@ -1,5 +1,6 @@
 //! The Elasticsearch client: built from [`Config`] without touching the network, and a
-//! `search` that turns every way a request can fail into a distinct [`Error`].
+//! `search` that turns every way a request can fail into a distinct [`Error`]. It only talks
+//! to Elasticsearch: which index to search, and whether to keep the answer, are [`crate::stats`]'s.
 
 use std::time::Duration;
 
@@ -13,7 +14,6 @@ use elasticsearch::http::transport::{
 use elasticsearch::{Elasticsearch, SearchParts};
 use serde_json::Value;
 
-use crate::cache::SearchCache;
 use crate::config::{Config, Credentials, Endpoint};
 use crate::error::Error;
 
@@ -24,10 +24,7 @@ pub struct EsClient {
     host: String,
     /// Which credentials a 401 refused, named by their variables.
     refused_credentials: &'static str,
-    index: String,
-    index_allow: String,
     timeout: Duration,
-    cache: Option<SearchCache>,
 }
 
 impl EsClient {
@@ -80,16 +77,8 @@ impl EsClient {
             client: Elasticsearch::new(transport),
             host: config.host(),
             refused_credentials,
-            index: config.index.clone(),
-            index_allow: config.index_allow.clone(),
-            cache: SearchCache::new(config.cache_ttl),
             timeout: config.timeout,
         })
-    }
-
-    /// Reads [`Config`] through `lookup` and builds the client: what every door does at start-up.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
-        Self::new(&Config::from_lookup(lookup)?)
     }
 
     /// The address, safe to show: it never carries credentials.
@@ -97,38 +86,14 @@ impl EsClient {
         &self.host
     }
 
-    /// The patterns a request's `index` parameter must match (`ES_INDEX_ALLOW`).
-    pub fn index_allow(&self) -> &str {
-        &self.index_allow
-    }
-
     /// The underlying client, for the few callers that need other APIs (the sample loader).
     pub fn client(&self) -> &Elasticsearch {
         &self.client
     }
 
-    /// How long answers are kept (`CACHE_TTL`); zero when caching is off.
-    pub fn cache_ttl(&self) -> Duration {
-        self.cache.as_ref().map_or(Duration::ZERO, SearchCache::ttl)
-    }
-
-    /// Runs a search on `index`, or the configured index, and returns Elasticsearch's response
-    /// text untouched. Identical searches share one call, and answers are kept for `CACHE_TTL`.
-    pub async fn search(&self, index: Option<&str>, body: &Value) -> Result<String, Error> {
-        let index = index.unwrap_or(&self.index);
-        match &self.cache {
-            Some(cache) => {
-                let key = format!("{index}\n{body}");
-                cache
-                    .get_or_fetch(key, self.search_uncached(index, body))
-                    .await
-                    .map(|text| text.to_string())
-            }
-            None => self.search_uncached(index, body).await,
-        }
-    }
-
-    async fn search_uncached(&self, index: &str, body: &Value) -> Result<String, Error> {
+    /// Runs a search on `index` (a name, pattern or comma-separated list) and returns
+    /// Elasticsearch's response text untouched.
+    pub async fn search(&self, index: &str, body: &Value) -> Result<String, Error> {
         let indices: Vec<&str> = index.split(',').collect();
         let sent = self
             .client
@@ -208,10 +173,7 @@ impl std::fmt::Debug for EsClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EsClient")
             .field("host", &self.host)
-            .field("index", &self.index)
-            .field("index_allow", &self.index_allow)
             .field("timeout", &self.timeout)
-            .field("cache_ttl", &self.cache_ttl())
             .finish_non_exhaustive()
     }
 }

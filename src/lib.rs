@@ -3,41 +3,45 @@
 //! One path for data, whichever door a request comes through:
 //!
 //! ```text
-//! request ─► door (src/bin/*) ─► app::router ─► StatsQuery ─► EsClient::search ─► response
+//! request ─► door (src/bin/*, door) ─► http::app::router ─► Stats::answer ─► response
+//!                                                           │ StatsQuery::parse, EsClient::search
+//!                                                           └ SearchView::parse, render
 //! ```
 //!
-//! - The doors in `src/bin/` read their platform's variables ([`door`]), build the shared state
-//!   and serve: [`serve`] for the HTTP doors. They hold no query, Elasticsearch or formatting logic.
-//! - [`app`] is the one axum Router every HTTP door serves; [`metrics`] are Kubeless's metrics;
-//!   [`cloudevent`] reads and answers CloudEvents; [`lambda`] hands Lambda invocations to it.
-//! - [`config`] reads the environment through a lookup function, so it is pure.
-//! - [`query`] holds [`query::StatsQuery`], whose default is the original function's query.
-//! - [`es`] builds the Elasticsearch client and maps every failure to an [`error::Error`];
-//!   [`cache`] coalesces identical searches and keeps answers for `CACHE_TTL`.
-//! - [`error`] is the one error type, with its one JSON shape.
-//! - [`sample`] writes observations shaped like the station's, for trying wx-stats out.
-//! - [`telemetry`] sets up logging.
+//! Three layers, each using only the ones before it:
 //!
-//! The core (config, query, es, error, sample) knows no platform: it imports neither axum nor a
-//! FaaS runtime.
+//! - **core**, which knows no platform (neither axum nor a FaaS runtime):
+//!   - [`config`] reads the environment through a lookup function, so it is pure;
+//!   - [`query`] parses a request's parameters into a [`query::StatsRequest`], whose default is
+//!     the original function's query, and builds its search body; [`format`] is how the answer
+//!     is written;
+//!   - [`stats`] is the service object every door calls: [`Stats::answer`] takes parameters and
+//!     gives a [`stats::Rendered`] answer. It searches through [`es`] (the Elasticsearch client,
+//!     which maps every failure to an [`Error`]) and the cache (coalescing and a TTL), reads the
+//!     response once (`response`) and renders it (`render`);
+//!   - [`error`] is the one error type, with its one JSON shape;
+//!   - [`sample`] writes observations shaped like the station's, for trying wx-stats out.
+//! - **[`http`]**: the one axum Router every door serves, its CloudEvents and metrics, and
+//!   serving it on a socket.
+//! - **[`door`]**: each platform's variables, start-up and lifecycle, Lambda's invocations
+//!   ([`door::lambda`]) and logging ([`door::telemetry`]). The binaries in `src/bin/` are
+//!   about 30 lines each on top of it.
 
-pub mod app;
-pub mod cache;
-pub mod cloudevent;
+mod cache;
 pub mod config;
 pub mod door;
 pub mod error;
 pub mod es;
-pub mod lambda;
-pub mod metrics;
+pub mod format;
+pub mod http;
 pub mod query;
-pub mod render;
+mod render;
+mod response;
 pub mod sample;
-pub mod serve;
 pub mod stats;
-pub mod telemetry;
 
 pub use config::Config;
 pub use error::Error;
 pub use es::EsClient;
-pub use query::StatsQuery;
+pub use format::Format;
+pub use stats::{Rendered, Stats};

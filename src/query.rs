@@ -4,9 +4,10 @@
 //! Parameters come as name/value pairs, from a query string, a JSON body or CLI flags, so every
 //! door validates them with the same code and answers a bad one with the same 400.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::error::Error;
+use crate::format::Format;
 
 /// The field the original function aggregated.
 pub const DEFAULT_FIELD: &str = "rxtxMsg.payload.currently.temperature";
@@ -45,20 +46,6 @@ pub struct StatsQuery {
     pub fill: bool,
 }
 
-/// How the answer is written.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Format {
-    /// Elasticsearch's search response, untouched: what the original returned.
-    #[default]
-    Es,
-    /// A compact JSON document of buckets.
-    Buckets,
-    /// One CSV row per bucket.
-    Csv,
-    /// A histogram bar chart.
-    Svg,
-}
-
 /// A parsed request: the question and the answer's format.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct StatsRequest {
@@ -79,29 +66,6 @@ impl Default for StatsQuery {
             index: None,
             min_doc_count: None,
             fill: false,
-        }
-    }
-}
-
-impl Format {
-    /// The content type the format is served with.
-    pub fn content_type(self) -> &'static str {
-        match self {
-            Format::Es | Format::Buckets => "application/json",
-            Format::Csv => "text/csv; charset=utf-8",
-            Format::Svg => "image/svg+xml",
-        }
-    }
-
-    /// The format an `Accept` header asks for, when it names CSV or SVG.
-    pub fn from_accept(accept: &str) -> Option<Format> {
-        let wants = |media: &str| accept.split(',').any(|part| part.trim().starts_with(media));
-        if wants("text/csv") {
-            Some(Format::Csv)
-        } else if wants("image/svg+xml") {
-            Some(Format::Svg)
-        } else {
-            None
         }
     }
 }
@@ -135,7 +99,11 @@ impl StatsRequest {
                     query.min_doc_count = Some(parse_number(name, value, 0, 1_000_000)?)
                 }
                 "fill" => query.fill = parse_bool(name, value)?,
-                "format" => request.format = parse_format(value)?,
+                "format" => {
+                    request.format = value
+                        .parse()
+                        .map_err(|reason| Error::bad_request(name, reason))?
+                }
                 _ => {
                     return Err(Error::bad_request(
                         name,
@@ -166,16 +134,17 @@ pub fn params_from_json(body: &[u8]) -> Result<Vec<(String, String)>, Error> {
     }
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| Error::bad_request("body", format!("is not valid JSON: {e}")))?;
+    params_from_value(value)
+}
+
+/// The parameters a JSON value carries: an object of strings, numbers and booleans.
+pub fn params_from_value(value: Value) -> Result<Vec<(String, String)>, Error> {
     let Value::Object(object) = value else {
         return Err(Error::bad_request(
             "body",
             "must be a JSON object of parameters",
         ));
     };
-    object_params(object)
-}
-
-fn object_params(object: Map<String, Value>) -> Result<Vec<(String, String)>, Error> {
     object
         .into_iter()
         .map(|(name, value)| match value {
@@ -342,19 +311,6 @@ fn parse_bool(name: &str, value: &str) -> Result<bool, Error> {
         _ => Err(Error::bad_request(
             name,
             format!("{value:?} is not true or false"),
-        )),
-    }
-}
-
-fn parse_format(value: &str) -> Result<Format, Error> {
-    match value.trim() {
-        "es" => Ok(Format::Es),
-        "buckets" => Ok(Format::Buckets),
-        "csv" => Ok(Format::Csv),
-        "svg" => Ok(Format::Svg),
-        _ => Err(Error::bad_request(
-            "format",
-            format!("{value:?} is not one of es, buckets, csv, svg"),
         )),
     }
 }

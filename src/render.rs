@@ -8,16 +8,9 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use serde_json::{Value, json};
 
 use crate::error::Error;
-use crate::query::{Format, StatsQuery, StatsRequest};
-
-/// An answer ready to send: its content type and body.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Rendered {
-    /// e.g. `application/json`.
-    pub content_type: &'static str,
-    /// The body.
-    pub body: String,
-}
+use crate::format::Format;
+use crate::query::{StatsQuery, StatsRequest};
+use crate::response::SearchView;
 
 /// One bar of the histogram: `count` observations in `[from, to)`.
 #[derive(Clone, Debug, PartialEq)]
@@ -40,65 +33,35 @@ pub struct Histogram {
 }
 
 impl Histogram {
-    /// Reads `hits.total` and `aggregations.temps.buckets` (both ES 6 and ES 7+ shapes of the total).
-    pub fn from_response(response: &Value, interval: f64) -> Result<Self, Error> {
-        let total = &response["hits"]["total"];
-        let total = total["value"]
-            .as_u64()
-            .or_else(|| total.as_u64())
-            .unwrap_or(0);
-        let buckets = match &response["aggregations"]["temps"]["buckets"] {
-            Value::Array(buckets) => buckets,
-            Value::Null => {
-                return Ok(Histogram {
-                    total,
-                    buckets: Vec::new(),
-                });
-            }
-            _ => {
-                return Err(Error::Internal(
-                    "the search response has malformed buckets".into(),
-                ));
-            }
-        };
-        let buckets = buckets
-            .iter()
-            .map(|bucket| {
-                let from = bucket["key"]
-                    .as_f64()
-                    .ok_or_else(|| Error::Internal("a bucket has no numeric key".into()))?;
-                Ok(HistogramBucket {
-                    from,
-                    to: round(from + interval),
-                    count: bucket["doc_count"].as_u64().unwrap_or(0),
-                })
+    /// The histogram in a search response whose buckets are `interval` wide.
+    pub fn read(es_text: &str, interval: f64) -> Result<Self, Error> {
+        let view = SearchView::parse(es_text)?;
+        let buckets = view
+            .buckets
+            .into_iter()
+            .map(|bucket| HistogramBucket {
+                from: bucket.key,
+                to: round(bucket.key + interval),
+                count: bucket.doc_count,
             })
-            .collect::<Result<_, Error>>()?;
-        Ok(Histogram { total, buckets })
+            .collect();
+        Ok(Histogram {
+            total: view.total,
+            buckets,
+        })
     }
 }
 
-/// Renders the search response `es_text` as the request's format. `now` dates the window.
-pub fn render(request: &StatsRequest, es_text: String, now: SystemTime) -> Result<Rendered, Error> {
-    let format = request.format;
-    if format == Format::Es {
-        return Ok(Rendered {
-            content_type: format.content_type(),
-            body: es_text,
-        });
+/// Writes the search response `es_text` in the request's format. `now` dates the window.
+pub fn render(request: &StatsRequest, es_text: String, now: SystemTime) -> Result<String, Error> {
+    let query = &request.query;
+    let histogram = || Histogram::read(&es_text, query.interval);
+    match request.format {
+        Format::Es => Ok(es_text),
+        Format::Buckets => Ok(buckets_json(query, &histogram()?, now)),
+        Format::Csv => csv(&histogram()?),
+        Format::Svg => svg(query, &histogram()?),
     }
-    let response: Value = serde_json::from_str(&es_text)
-        .map_err(|e| Error::Internal(format!("Elasticsearch sent invalid JSON: {e}")))?;
-    let histogram = Histogram::from_response(&response, request.query.interval)?;
-    let body = match format {
-        Format::Buckets => buckets_json(&request.query, &histogram, now),
-        Format::Csv => csv(&histogram)?,
-        _ => svg(&request.query, &histogram)?,
-    };
-    Ok(Rendered {
-        content_type: format.content_type(),
-        body,
-    })
 }
 
 fn buckets_json(query: &StatsQuery, histogram: &Histogram, now: SystemTime) -> String {
@@ -238,10 +201,7 @@ mod tests {
     #[test]
     fn es_is_passed_through_untouched() {
         let rendered = render(&request(Format::Es), RESPONSE.to_string(), at(0)).unwrap();
-        assert_eq!(
-            (rendered.content_type, rendered.body.as_str()),
-            ("application/json", RESPONSE)
-        );
+        assert_eq!(rendered, RESPONSE);
     }
 
     #[test]
@@ -252,7 +212,7 @@ mod tests {
             at(86_400 * 2),
         )
         .unwrap();
-        let json: Value = serde_json::from_str(&rendered.body).unwrap();
+        let json: Value = serde_json::from_str(&rendered).unwrap();
         assert_eq!(json["total"], 7);
         assert_eq!(
             json["buckets"],
@@ -269,10 +229,9 @@ mod tests {
     fn csv_has_a_header_and_a_row_per_bucket() {
         let rendered = render(&request(Format::Csv), RESPONSE.to_string(), at(0)).unwrap();
         assert_eq!(
-            rendered.body,
+            rendered,
             "from,to,count\r\n66,68,2\r\n68,70,0\r\n70,72,5\r\n"
         );
-        assert!(rendered.content_type.starts_with("text/csv"));
     }
 
     #[test]
@@ -281,28 +240,16 @@ mod tests {
         req.query.interval = 0.1;
         let response = r#"{"hits":{"total":1},"aggregations":{"temps":{"buckets":[{"key":0.6000000000000001,"doc_count":1}]}}}"#;
         let rendered = render(&req, response.to_string(), at(0)).unwrap();
-        assert_eq!(
-            rendered.body,
-            "from,to,count\r\n0.6000000000000001,0.7,1\r\n"
-        );
+        assert_eq!(rendered, "from,to,count\r\n0.6000000000000001,0.7,1\r\n");
     }
 
     #[test]
     fn svg_has_a_bar_per_non_empty_bucket_and_a_title() {
         let rendered = render(&request(Format::Svg), RESPONSE.to_string(), at(0)).unwrap();
-        assert_eq!(rendered.content_type, "image/svg+xml");
-        assert!(
-            rendered.body.starts_with("<svg"),
-            "{}",
-            &rendered.body[..80]
-        );
-        assert!(
-            rendered
-                .body
-                .contains("temperature, last 24 h (7 observations)")
-        );
+        assert!(rendered.starts_with("<svg"), "{}", &rendered[..80]);
+        assert!(rendered.contains("temperature, last 24 h (7 observations)"));
         assert_eq!(
-            rendered.body.matches("fill=\"#2B6CB0\"").count(),
+            rendered.matches("fill=\"#2B6CB0\"").count(),
             2,
             "two non-empty buckets"
         );
@@ -313,11 +260,9 @@ mod tests {
         let empty = r#"{"hits":{"total":{"value":0}},"aggregations":{"temps":{"buckets":[]}}}"#;
         let rendered = render(&request(Format::Svg), empty.to_string(), at(0)).unwrap();
         assert!(
-            rendered
-                .body
-                .contains("No observations of temperature in the last 24 h"),
+            rendered.contains("No observations of temperature in the last 24 h"),
             "{}",
-            rendered.body
+            rendered
         );
     }
 }

@@ -13,8 +13,8 @@ use serde_json::Value;
 use support::emulator::Emulator;
 use support::{TestIndex, cli_output, error_type, es_host, fetch, without_took};
 use tower::ServiceExt;
-use wx_stats::EsClient;
-use wx_stats::app::{AppState, router};
+use wx_stats::Stats;
+use wx_stats::http::app::{AppState, router};
 
 /// API Gateway REST (with a stage prefix), HTTP API, function URL and ALB, each also with a
 /// query string: the shapes AWS documents.
@@ -44,9 +44,7 @@ fn app(host: &str, index: &str) -> Router {
         "ES_INDEX" => Some(index.to_string()),
         _ => None,
     };
-    router(Arc::new(AppState::new(
-        EsClient::from_lookup(lookup).unwrap(),
-    )))
+    router(Arc::new(AppState::new(Stats::from_lookup(lookup).unwrap())))
 }
 
 async fn indexed(label: &str) -> TestIndex {
@@ -62,7 +60,9 @@ async fn indexed(label: &str) -> TestIndex {
 
 async fn invoke(app: &Router, payload: &str) -> Value {
     let event = LambdaEvent::new(serde_json::from_str(payload).unwrap(), Context::default());
-    wx_stats::lambda::handle(app.clone(), event).await.unwrap()
+    wx_stats::door::lambda::handle(app.clone(), event)
+        .await
+        .unwrap()
 }
 
 /// The body of a Lambda HTTP response (`{"statusCode":…,"body":"…"}`), parsed.

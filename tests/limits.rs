@@ -11,7 +11,7 @@ use support::server::Server;
 use support::{TestIndex, error_type, es_host, read, total_hits};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use wx_stats::serve::HEADER_READ_TIMEOUT;
+use wx_stats::http::serve::HEADER_READ_TIMEOUT;
 
 /// The two doors that serve HTTP themselves (on Lambda, the platform owns the connection).
 async fn http_doors(env: &[(&str, &str)]) -> [Server; 2] {

@@ -2,30 +2,29 @@
 //! draining on SIGTERM. It logs JSON lines to stdout and writes nothing to disk.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use tracing::Instrument;
-use wx_stats::app::{AppState, router};
-use wx_stats::door::{self, KnativeEnv};
-use wx_stats::{serve, telemetry};
+use wx_stats::door::{self, KnativeEnv, telemetry};
+use wx_stats::http::app::AppState;
 
 // One thread: no cross-thread wake-ups per request, a smaller footprint and a faster start;
 // a pod scales out rather than up.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     telemetry::init_json_stdout("info");
-    let (knative, es) = match door::from_env::<KnativeEnv>() {
+    let (knative, stats) = match door::from_env::<KnativeEnv>() {
         Ok(started) => started,
         Err(exit) => return exit,
     };
     // Every line logged while serving carries K_SERVICE, K_REVISION and K_CONFIGURATION.
     let span = knative.identity.span();
-    span.in_scope(|| tracing::info!(port = knative.port, elasticsearch = %es.host(), "wx-stats-knative starting"));
+    span.in_scope(|| tracing::info!(port = knative.port, elasticsearch = %stats.es().host(), "wx-stats-knative starting"));
     let state = AppState {
-        identity: knative.identity,
-        ..AppState::new(es)
+        span: span.clone(),
+        event_source: knative.identity.event_source(),
+        ..AppState::new(stats)
     };
-    serve::run(knative.port, router(Arc::new(state)), knative.grace)
+    door::serve_http(knative.port, state, knative.grace)
         .instrument(span)
         .await
 }

@@ -1,16 +1,14 @@
 //! `wx-stats-kubeless`: the Kubeless door, a custom runtime image serving HTTP on `FUNC_PORT`.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use wx_stats::app::{AppState, router};
-use wx_stats::door::{self, KubelessEnv};
-use wx_stats::{serve, telemetry};
+use wx_stats::door::{self, KubelessEnv, telemetry};
+use wx_stats::http::app::AppState;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     telemetry::init("info");
-    let (kubeless, es) = match door::from_env::<KubelessEnv>() {
+    let (kubeless, stats) = match door::from_env::<KubelessEnv>() {
         Ok(started) => started,
         Err(exit) => return exit,
     };
@@ -21,12 +19,12 @@ async fn main() -> ExitCode {
         module = %kubeless.module,
         runtime = %kubeless.runtime,
         memory_limit = %kubeless.memory_limit,
-        elasticsearch = %es.host(),
+        elasticsearch = %stats.es().host(),
         "wx-stats-kubeless starting"
     );
     let state = AppState {
         function_timeout: Some(kubeless.timeout),
-        ..AppState::new(es)
+        ..AppState::new(stats)
     };
-    serve::run(kubeless.port, router(Arc::new(state)), kubeless.grace).await
+    door::serve_http(kubeless.port, state, kubeless.grace).await
 }

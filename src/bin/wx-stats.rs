@@ -7,9 +7,9 @@ use std::time::SystemTime;
 
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use wx_stats::query::StatsRequest;
+use wx_stats::door::{program, telemetry};
 use wx_stats::sample::{self, LoadReport, SampleSpec};
-use wx_stats::{Error, EsClient, config, stats};
+use wx_stats::{Error, EsClient, Format, Rendered, Stats, config};
 
 /// Temperature histograms from a weather station's Elasticsearch.
 #[derive(Parser)]
@@ -45,8 +45,8 @@ struct QueryFlags {
     /// Keep empty buckets across the field's whole observed range.
     #[arg(long)]
     fill: bool,
-    /// es (Elasticsearch's response), buckets, csv or svg [default: es].
-    #[arg(long)]
+    /// How the answer is written: es (Elasticsearch's response), buckets, csv or svg [default: es].
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(Format::NAMES))]
     format: Option<String>,
 }
 
@@ -72,17 +72,15 @@ enum Command {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    wx_stats::telemetry::init("warn");
-    let es = match EsClient::from_lookup(|k| std::env::var(k).ok()) {
-        Ok(es) => es,
+    telemetry::init("warn");
+    let stats = match Stats::from_lookup(|k| std::env::var(k).ok()) {
+        Ok(stats) => stats,
         Err(e) => return fail(&e, 2),
     };
     match cli.command {
-        None => match StatsRequest::parse(&cli.query.params(), None, es.index_allow()) {
-            Ok(request) => stats::answer(&es, &request)
-                .await
-                .map_or_else(|e| fail_for(&e), |answer| print(&answer.body, cli.pretty)),
-            Err(e) => fail(&e, 2),
+        None => match stats.answer(&cli.query.params(), None).await {
+            Ok(answer) => print(&answer, cli.pretty),
+            Err(e) => fail_for(&e),
         },
         Some(Command::LoadSample {
             days,
@@ -95,7 +93,7 @@ async fn main() -> ExitCode {
                 seed,
                 until: until.unwrap_or_else(SystemTime::now),
             };
-            load(&es, spec, from_file).await
+            load(stats.es(), spec, from_file).await
         }
     }
 }
@@ -168,26 +166,28 @@ async fn load(es: &EsClient, spec: SampleSpec, from_file: Option<std::path::Path
     }
 }
 
-fn print(body: &str, pretty: bool) -> ExitCode {
-    match serde_json::from_str::<serde_json::Value>(body) {
-        Ok(json) if pretty => println!(
-            "{}",
-            serde_json::to_string_pretty(&json).unwrap_or_default()
-        ),
+fn print(answer: &Rendered, pretty: bool) -> ExitCode {
+    let body = &answer.body;
+    let pretty_json = (pretty && answer.format.is_json())
+        .then(|| serde_json::from_str::<serde_json::Value>(body).ok())
+        .flatten()
+        .and_then(|json| serde_json::to_string_pretty(&json).ok());
+    match pretty_json {
+        Some(json) => println!("{json}"),
         // The body exactly as the HTTP doors send it, plus a final newline if it lacks one.
-        _ if body.ends_with('\n') => print!("{body}"),
-        _ => println!("{body}"),
+        None if body.ends_with('\n') => print!("{body}"),
+        None => println!("{body}"),
     }
     ExitCode::SUCCESS
 }
 
 /// A bad request (400) is a usage error, exit 2, as its parameter's flag was wrong; anything
-/// else at run time is exit 1.
+/// else at run time is exit 1. (A bad variable at start-up is exit 2 too, as on every door.)
 fn fail_for(error: &Error) -> ExitCode {
     fail(error, if error.status() == 400 { 2 } else { 1 })
 }
 
 fn fail(error: &Error, code: u8) -> ExitCode {
-    eprintln!("wx-stats: {error}");
+    eprintln!("{}: {error}", program());
     ExitCode::from(code)
 }

@@ -4,6 +4,8 @@
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 
+use serde_json::Map;
+
 use super::*;
 
 const ALLOW: &str = "wx-rtbeat-*, archive-2026.*";

@@ -7,9 +7,9 @@ use axum::Router;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
 use tokio::runtime::Runtime;
-use wx_stats::EsClient;
-use wx_stats::app::{AppState, router};
-use wx_stats::lambda::{Invocation, classify, handle};
+use wx_stats::Stats;
+use wx_stats::door::lambda::{Invocation, classify, handle};
+use wx_stats::http::app::{AppState, router};
 use wx_stats::query::{MAX_HOURS, MAX_INTERVAL, StatsRequest};
 
 /// `ES_INDEX_ALLOW` for the query target: two patterns, as an operator might set it.
@@ -132,9 +132,9 @@ static APP: LazyLock<Router> = LazyLock::new(|| {
         "CACHE_TTL" => Some("0".to_string()),
         _ => None,
     };
-    let es = EsClient::from_lookup(lookup).expect("a valid configuration");
+    let stats = Stats::from_lookup(lookup).expect("a valid configuration");
     let _runtime = RUNTIME.enter();
-    router(std::sync::Arc::new(AppState::new(es)))
+    router(std::sync::Arc::new(AppState::new(stats)))
 });
 
 /// Runs one payload through `classify` and `handle`, and checks the answer's shape.

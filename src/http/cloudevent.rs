@@ -5,64 +5,65 @@
 //! `application/cloudevents+json` content type (structured mode). The answer goes back in
 //! binary mode: the stats as data, `ce-type: dev.wxstats.histogram`.
 
+use axum::body::Bytes;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use cloudevents::{Data, Event, EventBuilder, EventBuilderV10};
 
 use crate::error::Error;
-use crate::query::params_from_json;
-use crate::render::Rendered;
+use crate::query::{params_from_json, params_from_value};
+use crate::stats::Rendered;
 
 /// The type of every event wx-stats answers with.
 pub const REPLY_TYPE: &str = "dev.wxstats.histogram";
 
 /// Whether the request carries a CloudEvent at all.
 pub fn is_cloud_event(headers: &HeaderMap) -> bool {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    headers.contains_key("ce-specversion") || content_type.starts_with("application/cloudevents")
+    headers.contains_key("ce-specversion")
+        || content_type(headers).starts_with("application/cloudevents")
 }
 
-/// Reads the event the request carries; a malformed one is a 400 naming what is wrong.
-pub fn read(headers: &HeaderMap, body: &[u8]) -> Result<Event, Error> {
-    let content_type = headers
+fn content_type(headers: &HeaderMap) -> &str {
+    headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if content_type.starts_with("application/cloudevents-batch") {
+        .unwrap_or("")
+}
+
+/// The parameters the request's event carries in its data, like a POST body's: a JSON object,
+/// or nothing. A malformed event is a 400 naming what is wrong.
+pub fn params(headers: &HeaderMap, body: Bytes) -> Result<Vec<(String, String)>, Error> {
+    let (_, _, data) = read(headers, body)?.take_data();
+    match data {
+        None => Ok(Vec::new()),
+        Some(Data::Json(value)) => params_from_value(value),
+        Some(Data::String(text)) => params_from_json(text.as_bytes()),
+        Some(Data::Binary(bytes)) => params_from_json(&bytes),
+    }
+}
+
+/// Reads the event the request carries.
+fn read(headers: &HeaderMap, body: Bytes) -> Result<Event, Error> {
+    if content_type(headers).starts_with("application/cloudevents-batch") {
         return Err(Error::BadEvent(
             "batched CloudEvents are not supported; send one event per request".into(),
         ));
     }
-    cloudevents::binding::http::to_event(headers, body.to_vec())
+    cloudevents::binding::http::to_event(headers, body.into())
         .map_err(|e| Error::BadEvent(e.to_string()))
 }
 
-/// The parameters an event's data carries, like a POST body's: a JSON object, or nothing.
-pub fn params(event: &Event) -> Result<Vec<(String, String)>, Error> {
-    match event.data() {
-        None => Ok(Vec::new()),
-        Some(Data::Json(value)) => params_from_json(value.to_string().as_bytes()),
-        Some(Data::String(text)) => params_from_json(text.as_bytes()),
-        Some(Data::Binary(bytes)) => params_from_json(bytes),
-    }
-}
-
 /// The answer as a binary-mode CloudEvent reply from `source`.
-pub fn reply(answer: Rendered, source: &str) -> Response {
+pub fn reply(answer: Rendered, source: &str) -> Result<Response, Error> {
     let event = EventBuilderV10::new()
         .id(uuid::Uuid::new_v4().to_string())
         .ty(REPLY_TYPE)
         .source(source)
         .time(now_rfc3339())
-        .data(answer.content_type, answer.body)
-        .build();
-    match event {
-        Ok(event) => event.into_response(),
-        Err(e) => Error::Internal(format!("cannot build the reply event: {e}")).into_response(),
-    }
+        .data(answer.content_type(), answer.body)
+        .build()
+        .map_err(|e| Error::Internal(format!("cannot build the reply event: {e}")))?;
+    Ok(event.into_response())
 }
 
 /// The event time, from the system clock.
@@ -98,12 +99,15 @@ mod tests {
             ("ce-source", "/ping"),
         ]);
         assert!(is_cloud_event(&binary));
-        assert_eq!(read(&binary, b"{}").unwrap().id(), "1");
+        assert_eq!(read(&binary, Bytes::from_static(b"{}")).unwrap().id(), "1");
 
         let structured = headers(&[("content-type", "application/cloudevents+json")]);
         let body = br#"{"specversion":"1.0","id":"2","type":"t","source":"/s","data":{}}"#;
         assert!(is_cloud_event(&structured));
-        assert_eq!(read(&structured, body).unwrap().id(), "2");
+        assert_eq!(
+            read(&structured, Bytes::from_static(body)).unwrap().id(),
+            "2"
+        );
     }
 
     #[test]
@@ -130,7 +134,7 @@ mod tests {
             (structured, br#"{"specversion":"1.0"}"#),
             (batch, b"[]"),
         ] {
-            let error = read(&headers, body).unwrap_err();
+            let error = read(&headers, Bytes::from_static(body)).unwrap_err();
             assert_eq!(
                 (error.status(), error.error_type()),
                 (400, "invalid_cloudevent"),
@@ -142,10 +146,11 @@ mod tests {
     #[test]
     fn replies_are_binary_mode_histogram_events() {
         let answer = Rendered {
-            content_type: "application/json",
+            format: crate::format::Format::Buckets,
             body: r#"{"a":1}"#.into(),
+            max_age: std::time::Duration::ZERO,
         };
-        let response = reply(answer, "/wx-stats");
+        let response = reply(answer, "/wx-stats").unwrap();
         let h = response.headers();
         assert_eq!(h["ce-type"], REPLY_TYPE);
         assert_eq!(h["ce-source"], "/wx-stats");

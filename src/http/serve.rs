@@ -1,16 +1,12 @@
-//! Serving the Router over HTTP, shared by the Kubeless and Knative doors (the Lambda door
-//! hands the same Router to the Lambda runtime instead).
+//! Serving the Router on a socket, shared by the Kubeless and Knative doors.
 //!
-//! Shutdown is done once, here: on the signal the listener closes, so new connections are
-//! refused, while requests in flight finish. A grace period bounds the wait.
+//! Shutdown is done once, here: when the shutdown future resolves the listener closes, so new
+//! connections are refused, while requests in flight finish. A grace period bounds the wait.
 //!
 //! This is `axum::serve` with hyper's limits set: axum's defaults have no header read timeout,
 //! so a client that sends its headers one byte at a time would hold a connection for ever.
 
 use std::future::Future;
-use std::io;
-use std::net::{Ipv4Addr, SocketAddr};
-use std::process::ExitCode;
 use std::time::Duration;
 
 use axum::Router;
@@ -19,8 +15,6 @@ use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-
-use crate::error::Error;
 
 /// A client must send its whole request head within this time (hyper answers 408 otherwise).
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -82,62 +76,4 @@ pub async fn serve(
             tracing::warn!("grace period over with requests still in flight; exiting anyway");
         }
     }
-}
-
-/// Binds `0.0.0.0:port`, as Kubeless and Knative expect.
-pub async fn bind(port: u16) -> io::Result<TcpListener> {
-    TcpListener::bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port))).await
-}
-
-/// Resolves on SIGTERM (how Kubernetes stops a pod) or SIGINT (Ctrl-C).
-pub async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-        }
-        // Without signal handlers the process can only be killed; never shut down on our own.
-        _ => std::future::pending().await,
-    }
-}
-
-/// Binds `port`, serves until SIGTERM/SIGINT, drains, and turns the outcome into an exit code.
-pub async fn run(port: u16, router: Router, grace: Duration) -> ExitCode {
-    let listener = match bind(port).await {
-        Ok(listener) => listener,
-        Err(error) => {
-            tracing::error!(port, %error, "cannot listen");
-            eprintln!("{}: cannot listen on port {port}: {error}", program());
-            return ExitCode::FAILURE;
-        }
-    };
-    tracing::info!(address = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "listening");
-    serve(listener, router, shutdown_signal(), grace).await;
-    tracing::info!("stopped");
-    ExitCode::SUCCESS
-}
-
-/// Reports a configuration error naming its variable, and exits 2 as a usage error does.
-pub fn startup_failed(error: &Error) -> ExitCode {
-    tracing::error!(%error, "cannot start");
-    eprintln!("{}: {error}", program());
-    ExitCode::from(2)
-}
-
-/// This binary's name, for messages.
-fn program() -> String {
-    std::env::args()
-        .next()
-        .and_then(|path| {
-            std::path::Path::new(&path)
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-        })
-        .unwrap_or_else(|| "wx-stats".to_string())
 }

@@ -11,6 +11,7 @@
 //!   parameters. The function result is the response body: the stats, or the error JSON.
 
 use std::panic::{self, AssertUnwindSafe};
+use std::process::ExitCode;
 
 use axum::Router;
 use axum::body::Body;
@@ -20,6 +21,7 @@ use lambda_http::aws_lambda_events::alb::AlbTargetGroupResponse;
 use lambda_http::aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayV2httpResponse};
 use lambda_http::request::{LambdaRequest, RequestOrigin};
 use lambda_http::{Adapter, LambdaEvent, Service};
+use lambda_runtime::service_fn;
 use serde::Deserialize;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -44,6 +46,17 @@ pub fn classify(payload: Value) -> Invocation {
         Ok(http_event) => Invocation::Http(Box::new(http_event)),
         Err(_) if is_scheduled(&payload) => Invocation::Scheduled,
         Err(_) => Invocation::Direct(payload),
+    }
+}
+
+/// Serves `router` to the Lambda runtime until the runtime stops.
+pub async fn run(router: Router) -> ExitCode {
+    match lambda_runtime::run(service_fn(|event| handle(router.clone(), event))).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "the Lambda runtime stopped");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -129,13 +142,19 @@ async fn invoke_directly(router: Router, request: axum::http::Result<Request<Bod
         Err(e) => return Error::Internal(format!("cannot build the request: {e}")).to_json(),
     };
     let Ok(response) = response;
+    let is_json = response.headers().get(header::CONTENT_TYPE)
+        == Some(&HeaderValue::from_static("application/json"));
     let bytes = match response.into_body().collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) => return Error::Internal(format!("cannot read the response: {e}")).to_json(),
     };
-    // JSON answers are returned as JSON; CSV or SVG as a JSON string.
-    serde_json::from_slice(&bytes)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+    // JSON answers (the stats or an error) are returned as JSON; CSV or SVG as a JSON string.
+    let text = || Value::String(String::from_utf8_lossy(&bytes).into_owned());
+    if is_json {
+        serde_json::from_slice(&bytes).unwrap_or_else(|_| text())
+    } else {
+        text()
+    }
 }
 
 /// EventBridge's scheduled events: `"source": "aws.events"`, `"detail-type": "Scheduled Event"`.
@@ -164,16 +183,16 @@ mod tests {
     fn invocations_are_classified_by_their_shape() {
         let fixture = |text: &str| serde_json::from_str::<Value>(text).unwrap();
         for event in [
-            fixture(include_str!("../tests/fixtures/apigw-rest.json")),
-            fixture(include_str!("../tests/fixtures/apigw-http-query.json")),
-            fixture(include_str!("../tests/fixtures/function-url.json")),
-            fixture(include_str!("../tests/fixtures/alb.json")),
+            fixture(include_str!("../../tests/fixtures/apigw-rest.json")),
+            fixture(include_str!("../../tests/fixtures/apigw-http-query.json")),
+            fixture(include_str!("../../tests/fixtures/function-url.json")),
+            fixture(include_str!("../../tests/fixtures/alb.json")),
         ] {
             assert!(matches!(classify(event), Invocation::Http(_)));
         }
-        let scheduled = fixture(include_str!("../tests/fixtures/scheduled.json"));
+        let scheduled = fixture(include_str!("../../tests/fixtures/scheduled.json"));
         assert!(matches!(classify(scheduled), Invocation::Scheduled));
-        let direct = fixture(include_str!("../tests/fixtures/direct.json"));
+        let direct = fixture(include_str!("../../tests/fixtures/direct.json"));
         for payload in [direct, json!({}), json!(null), json!("text")] {
             match classify(payload.clone()) {
                 Invocation::Direct(body) => assert_eq!(body, payload),
@@ -185,8 +204,8 @@ mod tests {
     /// The Router, its Elasticsearch a closed loopback port: these tests never reach a search.
     fn app() -> Router {
         let lookup = |name: &str| (name == "ES_URL").then(|| "http://127.0.0.1:9".to_string());
-        let es = crate::EsClient::from_lookup(lookup).unwrap();
-        crate::app::router(std::sync::Arc::new(crate::app::AppState::new(es)))
+        let stats = crate::stats::Stats::from_lookup(lookup).unwrap();
+        crate::http::app::router(std::sync::Arc::new(crate::http::app::AppState::new(stats)))
     }
 
     async fn answer(event: Value) -> Value {
@@ -203,9 +222,12 @@ mod tests {
     #[tokio::test]
     async fn unreadable_http_events_are_bad_requests_in_their_own_shape() {
         let kinds = [
-            (include_str!("../tests/fixtures/apigw-rest.json"), "Host"),
-            (include_str!("../tests/fixtures/function-url.json"), "host"),
-            (include_str!("../tests/fixtures/alb.json"), "host"),
+            (include_str!("../../tests/fixtures/apigw-rest.json"), "Host"),
+            (
+                include_str!("../../tests/fixtures/function-url.json"),
+                "host",
+            ),
+            (include_str!("../../tests/fixtures/alb.json"), "host"),
         ];
         for (fixture, host) in kinds {
             let event: Value = serde_json::from_str(fixture).unwrap();

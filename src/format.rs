@@ -1,0 +1,113 @@
+//! `Format`: how an answer is written. Its names, its content type and what `Accept` asks for
+//! all live here, so the `format` parameter, the CLI's `--help` and the HTTP layer agree.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// How the answer is written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// Elasticsearch's search response, untouched: what the original returned.
+    #[default]
+    Es,
+    /// A compact JSON document of buckets.
+    Buckets,
+    /// One CSV row per bucket.
+    Csv,
+    /// A histogram bar chart.
+    Svg,
+}
+
+impl Format {
+    /// Every format, in the order the names are listed.
+    pub const ALL: [Format; 4] = [Format::Es, Format::Buckets, Format::Csv, Format::Svg];
+    /// Every format's name, as the `format` parameter spells it.
+    pub const NAMES: [&'static str; 4] = ["es", "buckets", "csv", "svg"];
+
+    /// The format's name, as the `format` parameter spells it.
+    pub fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+
+    /// The content type the format is served with.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Es | Format::Buckets => "application/json",
+            Format::Csv => "text/csv; charset=utf-8",
+            Format::Svg => "image/svg+xml",
+        }
+    }
+
+    /// Whether the answer is a JSON document (and so can be pretty-printed or embedded as JSON).
+    pub fn is_json(self) -> bool {
+        matches!(self, Format::Es | Format::Buckets)
+    }
+
+    /// The format an `Accept` header asks for, when it names CSV or SVG.
+    pub fn from_accept(accept: &str) -> Option<Format> {
+        let wants = |media: &str| accept.split(',').any(|part| part.trim().starts_with(media));
+        if wants("text/csv") {
+            Some(Format::Csv)
+        } else if wants("image/svg+xml") {
+            Some(Format::Svg)
+        } else {
+            None
+        }
+    }
+}
+
+impl FromStr for Format {
+    type Err = String;
+
+    /// A name from [`Format::NAMES`]; the error says which names there are.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim();
+        Format::ALL
+            .into_iter()
+            .find(|format| format.name() == text)
+            .ok_or_else(|| format!("{text:?} is not one of {}", Format::NAMES.join(", ")))
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for format in Format::ALL {
+            assert_eq!(format.name().parse::<Format>(), Ok(format));
+        }
+        assert_eq!(" csv ".parse::<Format>(), Ok(Format::Csv));
+        assert_eq!(
+            "xml".parse::<Format>(),
+            Err("\"xml\" is not one of es, buckets, csv, svg".to_string())
+        );
+    }
+
+    #[test]
+    fn accept_picks_csv_or_svg_only() {
+        assert_eq!(Format::from_accept("text/csv"), Some(Format::Csv));
+        assert_eq!(
+            Format::from_accept("image/svg+xml,*/*;q=0.8"),
+            Some(Format::Svg)
+        );
+        assert_eq!(Format::from_accept("application/json"), None);
+    }
+
+    #[test]
+    fn json_formats_are_served_as_json() {
+        for format in Format::ALL {
+            assert_eq!(
+                format.is_json(),
+                format.content_type() == "application/json"
+            );
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! The one HTTP face of wx-stats, shared by every door: an axum [`Router`].
+//!
+//! `/healthz` and `/metrics` are explicit routes; every other path is the function, as on
+//! Kubeless (this also absorbs API Gateway stage prefixes). The Router alone decides routes and
+//! methods, and so the `Allow` header of each. Every failure, a panic included, becomes the
+//! JSON error shape here, so no door can answer differently from another.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get};
+use tower_http::catch_panic::CatchPanicLayer;
+use tracing::Instrument;
+
+use super::cloudevent;
+use super::metrics::Metrics;
+use crate::error::Error;
+use crate::query::{params_from_json, params_from_query};
+use crate::stats::Stats;
+
+/// What every request handler shares.
+#[derive(Debug)]
+pub struct AppState {
+    /// The function.
+    pub stats: Stats,
+    /// Kubeless's function metrics.
+    pub metrics: Metrics,
+    /// A function call that runs longer than this is answered 408 (Kubeless's `FUNC_TIMEOUT`).
+    pub function_timeout: Option<Duration>,
+    /// Every call's log lines are written inside this span, which names the service.
+    pub span: tracing::Span,
+    /// The `ce-source` of reply events.
+    pub event_source: String,
+}
+
+impl AppState {
+    /// State with fresh metrics, no time limit and no service name.
+    pub fn new(stats: Stats) -> Self {
+        AppState {
+            stats,
+            metrics: Metrics::new(),
+            function_timeout: None,
+            span: tracing::Span::none(),
+            event_source: "/wx-stats".to_string(),
+        }
+    }
+}
+
+/// The largest request body read: parameters fit in a few hundred bytes, so a large body is a
+/// mistake or an attack.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The Router every door serves.
+pub fn router(state: Arc<AppState>) -> Router {
+    let function = function_call(route(get(function).post(function)), &state);
+    Router::new()
+        .route("/healthz", route(get(|| async { "ok\n" })))
+        .route("/metrics", route(get(metrics)))
+        .route("/", function.clone())
+        .route("/{*path}", function)
+        .with_state(state)
+}
+
+/// Wraps `methods` as a function call, innermost first: the time limit; panics caught as 500s
+/// (outside the time limit, so a panic and a 408 both count as failures); then metrics, the
+/// log line and CORS.
+fn function_call(
+    methods: MethodRouter<Arc<AppState>>,
+    state: &Arc<AppState>,
+) -> MethodRouter<Arc<AppState>> {
+    methods
+        .layer::<_, Infallible>(middleware::from_fn_with_state(state.clone(), time_limit))
+        .layer::<_, Infallible>(CatchPanicLayer::custom(|_| {
+            Error::Internal("the handler panicked".into()).into_response()
+        }))
+        .layer::<_, Infallible>(middleware::from_fn_with_state(state.clone(), track))
+}
+
+/// What every path adds to its methods: OPTIONS answers a CORS preflight, and a method the
+/// path does not serve is a 405 in the error shape, with the `Allow` header axum sets for it.
+fn route(methods: MethodRouter<Arc<AppState>>) -> MethodRouter<Arc<AppState>> {
+    methods.options(cors_preflight).fallback(method_not_allowed)
+}
+
+/// A function call: GET or POST on any path but /healthz and /metrics. A CloudEvent is
+/// answered with a CloudEvent.
+async fn function(State(state): State<Arc<AppState>>, call: Call) -> Result<Response, Error> {
+    let rendered = state
+        .stats
+        .answer(&call.params, call.accept.as_deref())
+        .await?;
+    let cache_control = format!("max-age={}", rendered.max_age.as_secs());
+    let response = if call.is_event {
+        cloudevent::reply(rendered, &state.event_source)?
+    } else {
+        (
+            [(header::CONTENT_TYPE, rendered.content_type())],
+            rendered.body,
+        )
+            .into_response()
+    };
+    // Caches downstream may keep the answer as long as we do.
+    Ok(([(header::CACHE_CONTROL, cache_control)], response).into_response())
+}
+
+/// Everything a function call needs from its request.
+pub struct Call {
+    /// The query string's parameters, then the body's or the CloudEvent's data's.
+    pub params: Vec<(String, String)>,
+    /// The `Accept` header, which picks the format when no `format` parameter does.
+    pub accept: Option<String>,
+    /// Whether the request carried a CloudEvent, to be answered with one.
+    pub is_event: bool,
+}
+
+impl<S: Send + Sync> FromRequest<S> for Call {
+    type Rejection = Error;
+
+    async fn from_request(request: Request, _: &S) -> Result<Self, Error> {
+        let (parts, body) = request.into_parts();
+        let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
+            .await
+            .map_err(|_| Error::TooLarge(MAX_BODY_BYTES))?;
+        let mut params = params_from_query(parts.uri.query().unwrap_or(""));
+        let is_event = cloudevent::is_cloud_event(&parts.headers);
+        params.extend(if is_event {
+            cloudevent::params(&parts.headers, body)?
+        } else if parts.method == Method::POST {
+            params_from_json(&body)?
+        } else {
+            Vec::new()
+        });
+        let accept = parts.headers.get(header::ACCEPT);
+        Ok(Call {
+            params,
+            accept: accept.and_then(|v| v.to_str().ok()).map(str::to_string),
+            is_event,
+        })
+    }
+}
+
+async fn cors_preflight() -> Response {
+    let mut response = StatusCode::OK.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST, OPTIONS"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("*"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
+    response
+}
+
+async fn method_not_allowed(method: Method) -> Error {
+    Error::MethodNotAllowed(method.to_string())
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Result<Response, Error> {
+    let text = state.metrics.render()?;
+    Ok(([(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)], text).into_response())
+}
+
+/// Answers 408 when the function outlives `function_timeout`.
+async fn time_limit(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let Some(limit) = state.function_timeout else {
+        return next.run(request).await;
+    };
+    tokio::time::timeout(limit, next.run(request))
+        .await
+        .unwrap_or_else(|_| Error::FunctionTimeout(limit).into_response())
+}
+
+/// Counts, times and logs every function call inside the service's span; sets CORS on every
+/// answer so dashboards can fetch it.
+async fn track(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let timer = state.metrics.start(method.as_str());
+    let span = state.span.clone();
+    let mut response = next.run(request).instrument(span.clone()).await;
+    let status = response.status().as_u16();
+    let millis = timer.finish(status);
+    span.in_scope(|| tracing::info!(%method, %path, status, millis, "call"));
+    response.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    response
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status =
+            StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if status.is_server_error() {
+            tracing::warn!(status = status.as_u16(), error = %self, "request failed");
+        }
+        (
+            status,
+            [(header::CONTENT_TYPE, "application/json")],
+            self.to_json().to_string(),
+        )
+            .into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests;
