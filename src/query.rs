@@ -1,8 +1,9 @@
 //! `StatsQuery`: what a request asks for, parsed and validated from its parameters, and the
 //! Elasticsearch search body that answers it.
 //!
-//! Parameters come as name/value pairs, from a query string, a JSON body or CLI flags, so every
-//! door validates them with the same code and answers a bad one with the same 400.
+//! Parameters come as name/value pairs (decoded from a query string or a JSON body by
+//! [`crate::http::params`], or from CLI flags), so every door validates them with the same code
+//! and answers a bad one with the same 400.
 
 use serde_json::{Value, json};
 
@@ -117,46 +118,6 @@ impl StatsRequest {
         }
         Ok(request)
     }
-}
-
-/// Turns a query string (without its `?`) into parameters, decoded as an HTML form is.
-pub fn params_from_query(query: &str) -> Vec<(String, String)> {
-    form_urlencoded::parse(query.as_bytes())
-        .into_owned()
-        .collect()
-}
-
-/// Turns a JSON body (a Kubeless event's data, a Lambda payload) into parameters. An empty
-/// body has none; anything but a JSON object of plain values is a 400 naming `body`.
-pub fn params_from_json(body: &[u8]) -> Result<Vec<(String, String)>, Error> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Vec::new());
-    }
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| Error::bad_request("body", format!("is not valid JSON: {e}")))?;
-    params_from_value(value)
-}
-
-/// The parameters a JSON value carries: an object of strings, numbers and booleans.
-pub fn params_from_value(value: Value) -> Result<Vec<(String, String)>, Error> {
-    let Value::Object(object) = value else {
-        return Err(Error::bad_request(
-            "body",
-            "must be a JSON object of parameters",
-        ));
-    };
-    object
-        .into_iter()
-        .map(|(name, value)| match value {
-            Value::String(text) => Ok((name, text)),
-            Value::Number(number) => Ok((name, number.to_string())),
-            Value::Bool(flag) => Ok((name, flag.to_string())),
-            _ => Err(Error::bad_request(
-                name,
-                "must be a string, a number or a boolean",
-            )),
-        })
-        .collect()
 }
 
 impl StatsQuery {

@@ -20,8 +20,8 @@ use tracing::Instrument;
 
 use super::cloudevent;
 use super::metrics::Metrics;
+use super::params::{params_from_json, params_from_query};
 use crate::error::Error;
-use crate::query::{params_from_json, params_from_query};
 use crate::stats::Stats;
 
 /// What every request handler shares.

@@ -10,8 +10,8 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use cloudevents::{Data, Event, EventBuilder, EventBuilderV10};
 
+use super::params::{params_from_json, params_from_value};
 use crate::error::Error;
-use crate::query::{params_from_json, params_from_value};
 use crate::stats::Rendered;
 
 /// The type of every event wx-stats answers with.

@@ -154,41 +154,6 @@ fn format_from_parameter_or_accept() {
 }
 
 #[test]
-fn json_bodies_carry_parameters() {
-    assert_eq!(params_from_json(b"").unwrap(), vec![]);
-    assert_eq!(params_from_json(b" \n").unwrap(), vec![]);
-    let params = params_from_json(br#"{"hours":6,"format":"csv","fill":true}"#).unwrap();
-    assert_eq!(
-        params,
-        vec![
-            ("hours".into(), "6".into()),
-            ("format".into(), "csv".into()),
-            ("fill".into(), "true".into())
-        ]
-    );
-    for bad in [
-        &b"{not json"[..],
-        b"[1]",
-        b"42",
-        br#"{"hours":[1]}"#,
-        br#"{"hours":null}"#,
-    ] {
-        let error = params_from_json(bad).unwrap_err();
-        assert_eq!(error.status(), 400, "{error}");
-    }
-}
-
-#[test]
-fn query_strings_are_decoded_as_forms() {
-    assert_eq!(
-        params_from_query("hours=6&field=a%2Eb+c&fill"),
-        [("hours", "6"), ("field", "a.b c"), ("fill", "")]
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-    );
-    assert!(params_from_query("").is_empty());
-}
-
-#[test]
 fn patterns_with_many_stars_stay_cheap() {
     // Trying every split at every `*` took seconds here: 250 characters, five `*`, no match.
     let allowed = "wx-*-*-*-*-*z";

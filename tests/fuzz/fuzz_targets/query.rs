@@ -5,7 +5,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wx_stats::query::{StatsRequest, params_from_json, params_from_query};
+use wx_stats::http::params::{params_from_json, params_from_query};
+use wx_stats::query::StatsRequest;
 use wx_stats_fuzz::{ALLOWED_INDICES, assert_safe_request};
 
 fuzz_target!(|data: &[u8]| {
