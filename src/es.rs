@@ -106,7 +106,7 @@ impl EsClient {
 
     /// The text of a successful answer to `sent`; otherwise the failure as an [`Error`]: a
     /// transport failure, or Elasticsearch's own error for a 4xx or 5xx.
-    pub async fn response_text(
+    pub(crate) async fn response_text(
         &self,
         sent: Result<Response, elasticsearch::Error>,
     ) -> Result<String, Error> {
@@ -227,7 +227,7 @@ fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
 
 /// Keeps Elasticsearch's own `type` and `reason`, preferring the root cause: for a failed
 /// aggregation the top level only says "all shards failed".
-pub fn elasticsearch_error(status: u16, body: &str) -> Error {
+fn elasticsearch_error(status: u16, body: &str) -> Error {
     let (es_type, reason) = type_and_reason(body);
     Error::Elasticsearch {
         status,

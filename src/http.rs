@@ -1,10 +1,10 @@
 //! The HTTP layer, shared by every door: the axum Router ([`app`]), the parameters a call
-//! carries ([`params`]), CloudEvents ([`cloudevent`]), Kubeless's metrics ([`metrics`]), and
+//! carries ([`params`]), CloudEvents (`cloudevent`), Kubeless's metrics (`metrics`), and
 //! serving the Router on a socket ([`serve`]).
 //! The Lambda door hands the same Router to the Lambda runtime instead of a socket.
 
 pub mod app;
-pub mod cloudevent;
-pub mod metrics;
+mod cloudevent;
+mod metrics;
 pub mod params;
 pub mod serve;

@@ -13,10 +13,10 @@
 //! - **core**, which knows no platform (neither axum nor a FaaS runtime):
 //!   - [`config`] reads the environment through a lookup function, so it is pure;
 //!   - [`query`] parses a request's parameters into a [`query::StatsRequest`], whose default is
-//!     the original function's query, and builds its search body; [`format`] is how the answer
+//!     the original function's query, and builds its search body; [`format`](mod@format) is how the answer
 //!     is written;
 //!   - [`stats`] is the service object every door calls: [`Stats::answer`] takes parameters and
-//!     gives a [`stats::Rendered`] answer. It searches through [`es`] (the Elasticsearch client,
+//!     gives a [`stats::Rendered`] answer. It searches through `es` (the Elasticsearch client,
 //!     which maps every failure to an [`Error`]) and the cache (coalescing and a TTL), reads the
 //!     response once (`response`) and renders it (`render`);
 //!   - [`error`] is the one error type, with its one JSON shape;
@@ -31,7 +31,7 @@ mod cache;
 pub mod config;
 pub mod door;
 pub mod error;
-pub mod es;
+mod es;
 pub mod format;
 pub mod http;
 pub mod query;

@@ -2,7 +2,7 @@
 //! Elasticsearch search body that answers it.
 //!
 //! Parameters come as name/value pairs (decoded from a query string or a JSON body by
-//! [`crate::http::params`], or from CLI flags), so every door validates them with the same code
+//! the HTTP layer, or from CLI flags), so every door validates them with the same code
 //! and answers a bad one with the same 400.
 
 use serde_json::{Value, json};

@@ -17,7 +17,7 @@ use crate::error::Error;
 use crate::es::EsClient;
 
 /// The station writes one observation every 2 minutes.
-pub const OBSERVATION_EVERY: Duration = Duration::from_secs(120);
+const OBSERVATION_EVERY: Duration = Duration::from_secs(120);
 /// Observations per bulk request.
 const BULK_SIZE: usize = 1000;
 
@@ -74,7 +74,7 @@ pub fn mapping() -> Value {
 }
 
 /// Installs the `wx-rtbeat` index template, so every monthly index gets the mapping.
-pub async fn install_template(es: &EsClient) -> Result<(), Error> {
+async fn install_template(es: &EsClient) -> Result<(), Error> {
     let body = json!({ "index_patterns": ["wx-rtbeat-*"], "template": mapping() });
     let sent = es
         .client()
@@ -140,7 +140,7 @@ pub fn observation(time: SystemTime, seq: u64, temperature: f64) -> Value {
 
 /// A plausible temperature (°F) for a 2-minute `slot`: a daily swing of ±9° around 62°, a
 /// slower drift over days, and noise, all fixed by `seed`.
-pub fn temperature_at(slot: u64, seed: u64) -> f64 {
+fn temperature_at(slot: u64, seed: u64) -> f64 {
     let hours = (slot * OBSERVATION_EVERY.as_secs()) as f64 / 3600.0;
     let phase = (mix(seed) % 1000) as f64 / 1000.0 * TAU;
     let daily = 9.0 * (TAU * (hours / 24.0 - 0.375)).sin();

@@ -110,13 +110,13 @@ async fn function(State(state): State<Arc<AppState>>, call: Call) -> Result<Resp
 }
 
 /// Everything a function call needs from its request.
-pub struct Call {
+struct Call {
     /// The query string's parameters, then the body's or the CloudEvent's data's.
-    pub params: Vec<(String, String)>,
+    params: Vec<(String, String)>,
     /// The `Accept` header, which picks the format when no `format` parameter does.
-    pub accept: Option<String>,
+    accept: Option<String>,
     /// Whether the request carried a CloudEvent, to be answered with one.
-    pub is_event: bool,
+    is_event: bool,
 }
 
 impl<S: Send + Sync> FromRequest<S> for Call {

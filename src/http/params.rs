@@ -24,7 +24,7 @@ pub fn params_from_json(body: &[u8]) -> Result<Vec<(String, String)>, Error> {
 }
 
 /// The parameters a JSON value carries: an object of strings, numbers and booleans.
-pub fn params_from_value(value: Value) -> Result<Vec<(String, String)>, Error> {
+pub(crate) fn params_from_value(value: Value) -> Result<Vec<(String, String)>, Error> {
     let Value::Object(object) = value else {
         return Err(Error::bad_request(
             "body",
