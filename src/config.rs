@@ -13,6 +13,9 @@ use crate::error::Error;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long answers are kept: the station writes every 2 minutes, dashboards ask more often.
 pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(15);
+/// The most bytes of answers the cache keeps: with the rest of a door, it fits well inside the
+/// smallest memory limit in the deploy files (64 MiB); see the README's memory ceiling.
+pub const DEFAULT_CACHE_MAX_BYTES: u64 = 16 * 1024 * 1024;
 /// Where Elasticsearch is when nothing says otherwise.
 pub const DEFAULT_URL: &str = "http://localhost:9200";
 /// The weather station's monthly indices. `_all` reproduces the original, which searched every index.
@@ -33,6 +36,8 @@ Environment:
                 exactly as the original function did
   ES_INDEX_ALLOW  patterns an `index` request parameter must match [default: wx-rtbeat-*]
   CACHE_TTL     how long answers are kept, e.g. 15s; 0 turns caching off [default: 15s]
+  CACHE_MAX_BYTES  the most memory kept answers may take, in bytes or with KiB or MiB
+                (e.g. 16MiB); an answer over 1/16 of it is served but not kept [default: 16MiB]
   RUST_LOG      log level [default: warn]; LOG_FORMAT=json logs JSON lines to stderr";
 
 /// Everything wx-stats needs to know to reach Elasticsearch.
@@ -52,6 +57,8 @@ pub struct Config {
     pub index_allow: String,
     /// How long search answers are kept (`CACHE_TTL`); zero turns the cache off.
     pub cache_ttl: Duration,
+    /// The most bytes of answers the cache keeps (`CACHE_MAX_BYTES`).
+    pub cache_max_bytes: u64,
 }
 
 /// Where Elasticsearch is: a URL, or an Elastic Cloud deployment.
@@ -115,6 +122,10 @@ impl Config {
                 Some(text) if text.trim() == "0" => Duration::ZERO,
                 Some(text) => parse_duration("CACHE_TTL", &text)?,
                 None => DEFAULT_CACHE_TTL,
+            },
+            cache_max_bytes: match get("CACHE_MAX_BYTES") {
+                Some(text) => parse_bytes("CACHE_MAX_BYTES", &text)?,
+                None => DEFAULT_CACHE_MAX_BYTES,
             },
             index_allow: match get("ES_INDEX_ALLOW") {
                 Some(patterns) => validate_index("ES_INDEX_ALLOW", patterns)?,
@@ -260,6 +271,30 @@ pub fn parse_duration(variable: &'static str, text: &str) -> Result<Duration, Er
         ));
     }
     Ok(Duration::from_millis(millis))
+}
+
+/// Parses a size: plain bytes, or a number of `KiB` or `MiB`; at least 1 KiB and at most 4 GiB.
+fn parse_bytes(variable: &'static str, text: &str) -> Result<u64, Error> {
+    let text = text.trim();
+    let (number, unit) = if let Some(n) = text.strip_suffix("MiB") {
+        (n, 1024 * 1024)
+    } else if let Some(n) = text.strip_suffix("KiB") {
+        (n, 1024)
+    } else {
+        (text, 1)
+    };
+    number
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit))
+        .filter(|bytes| (1024..=4 << 30).contains(bytes))
+        .ok_or_else(|| {
+            config_error(
+                variable,
+                format!("{text:?} is not a size from 1KiB to 4096MiB; use e.g. 16MiB or 16777216"),
+            )
+        })
 }
 
 fn validate_index(variable: &'static str, index: String) -> Result<String, Error> {

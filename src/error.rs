@@ -73,6 +73,15 @@ pub enum Error {
         /// The limit that was exceeded.
         timeout: Duration,
     },
+    /// The index searched does not exist.
+    #[error("{reason}")]
+    IndexNotFound {
+        /// Elasticsearch's reason, naming the index.
+        reason: String,
+    },
+    /// Elasticsearch answered, but every shard's search failed.
+    #[error("Elasticsearch could not search any shard: {0}")]
+    AllShardsFailed(String),
     /// Elasticsearch answered with an error status; its own `type` and `reason` are kept.
     #[error("Elasticsearch answered {status}: {es_type}: {reason}")]
     Elasticsearch {
@@ -94,12 +103,16 @@ impl Error {
         match self {
             Error::BadRequest { .. } | Error::BadEvent(_) => 400,
             Error::MethodNotAllowed(_) => 405,
+            Error::IndexNotFound { .. } => 404,
             Error::TooLarge(_) => 413,
             Error::FunctionTimeout(_) => 408,
             Error::Unavailable { .. } => 503,
             Error::Timeout { .. } => 504,
             // The query we sent was refused or failed upstream: we are a gateway, so 502.
-            Error::Elasticsearch { .. } | Error::Tls { .. } | Error::AuthRefused { .. } => 502,
+            Error::Elasticsearch { .. }
+            | Error::AllShardsFailed(_)
+            | Error::Tls { .. }
+            | Error::AuthRefused { .. } => 502,
             Error::Config { .. } | Error::Internal(_) => 500,
         }
     }
@@ -111,6 +124,8 @@ impl Error {
             Error::BadRequest { .. } => "invalid_parameter",
             Error::BadEvent(_) => "invalid_cloudevent",
             Error::MethodNotAllowed(_) => "method_not_allowed",
+            Error::IndexNotFound { .. } => "index_not_found",
+            Error::AllShardsFailed(_) => "all_shards_failed",
             Error::TooLarge(_) => "request_too_large",
             Error::FunctionTimeout(_) => "function_timeout",
             Error::Unavailable { .. } => "elasticsearch_unavailable",
@@ -185,6 +200,10 @@ mod tests {
                 reason: "no".into(),
             },
             Error::Internal("boom".into()),
+            Error::IndexNotFound {
+                reason: "no such index [x]".into(),
+            },
+            Error::AllShardsFailed("2 of 2 shards failed".into()),
         ]
     }
 
@@ -204,7 +223,9 @@ mod tests {
         let statuses: Vec<u16> = all_variants().iter().map(Error::status).collect();
         assert_eq!(
             statuses,
-            [500, 400, 400, 405, 413, 408, 503, 504, 502, 502, 502, 500]
+            [
+                500, 400, 400, 405, 413, 408, 503, 504, 502, 502, 502, 500, 404, 502
+            ]
         );
     }
 

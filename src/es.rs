@@ -225,24 +225,37 @@ fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
     cause.to_string()
 }
 
-/// Keeps Elasticsearch's own `type` and `reason`, preferring the root cause: for a failed
-/// aggregation the top level only says "all shards failed".
+/// Keeps Elasticsearch's own `type` and `reason`, from the cause that explains the most: for a
+/// failed aggregation the top level only says "all shards failed", or nothing at all. A missing
+/// index is its own error (404).
 fn elasticsearch_error(status: u16, body: &str) -> Error {
     let (es_type, reason) = type_and_reason(body);
-    Error::Elasticsearch {
-        status,
-        es_type,
-        reason,
+    match es_type.as_str() {
+        "index_not_found_exception" => Error::IndexNotFound { reason },
+        _ => Error::Elasticsearch {
+            status,
+            es_type,
+            reason,
+        },
     }
 }
 
-/// Elasticsearch's error `type` and `reason` from an error body, whatever shape it has.
+/// Elasticsearch's error `type` and `reason` from an error body, whatever shape it has: the
+/// first root cause that gives a reason, else the deepest `caused_by` that does (Elasticsearch
+/// 8 and later leave `root_cause` empty when a search phase fails), else the top level.
 fn type_and_reason(body: &str) -> (String, String) {
     let parsed: Value = serde_json::from_str(body).unwrap_or(Value::Null);
     let error = &parsed["error"];
+    let explains = |cause: &&Value| {
+        cause["type"].is_string() && cause["reason"].as_str().is_some_and(|r| !r.is_empty())
+    };
+    let causes = std::iter::successors(Some(error), |cause| Some(&cause["caused_by"]))
+        .take_while(|cause| cause.is_object())
+        .collect::<Vec<_>>();
     let detail = error["root_cause"]
         .get(0)
-        .filter(|cause| cause["reason"].is_string())
+        .filter(explains)
+        .or_else(|| causes.iter().rev().copied().find(|cause| explains(cause)))
         .unwrap_or(error);
     let text = |v: &Value| v.as_str().map(str::to_string);
     match (text(&detail["type"]), text(&detail["reason"]), text(error)) {
@@ -285,11 +298,24 @@ mod tests {
                 .to_string()
                 .contains("bad gateway")
         );
-        let no_cause = elasticsearch_error(
+        let missing = elasticsearch_error(
             404,
             r#"{"error":{"type":"index_not_found_exception","reason":"no such index [x]"},"status":404}"#,
         );
-        assert_eq!(no_cause.error_type(), "index_not_found_exception");
+        assert_eq!(
+            (missing.status(), missing.error_type()),
+            (404, "index_not_found")
+        );
+        assert_eq!(missing.to_string(), "no such index [x]");
+    }
+
+    #[test]
+    fn the_deepest_cause_with_a_reason_explains_an_empty_root_cause() {
+        // Elasticsearch 9.5's answer to a histogram of too many buckets.
+        let body = r#"{"error":{"root_cause":[],"type":"search_phase_execution_exception","reason":"","phase":"fetch","grouped":true,"failed_shards":[],"caused_by":{"type":"too_many_buckets_exception","reason":"Trying to create too many buckets. Must be less than or equal to: [65536] but this number of buckets was exceeded.","max_buckets":65536}},"status":400}"#;
+        let error = elasticsearch_error(400, body);
+        assert_eq!(error.error_type(), "too_many_buckets_exception");
+        assert!(error.to_string().contains("[65536]"), "{error}");
     }
 
     #[test]

@@ -120,6 +120,20 @@ impl StatsRequest {
     }
 }
 
+impl StatsRequest {
+    /// The search body for this request: the query's, asking Elasticsearch to count every
+    /// matching observation when the answer reports the total. Without `track_total_hits` it
+    /// stops counting at 10,000 (`"relation":"gte"`). `format=es` sends the query's body
+    /// untouched: that is the original function's answer.
+    pub fn search_body(&self, bounds: Option<(f64, f64)>) -> Value {
+        let mut body = self.query.body_with_bounds(bounds);
+        if self.format != Format::Es {
+            body["track_total_hits"] = json!(true);
+        }
+        body
+    }
+}
+
 impl StatsQuery {
     /// The search body. With the defaults it is the original function's body exactly.
     pub fn body(&self) -> Value {
@@ -142,13 +156,23 @@ impl StatsQuery {
         json!({
             "size": 0,
             "aggs": { "temps": { "histogram": histogram } },
-            "query": { "range": { "@timestamp": { "gt": format!("now-{}h", self.hours) } } },
+            "query": self.window(),
         })
     }
 
-    /// The body that finds the field's observed range, for `fill`.
-    pub fn bounds_body(&self) -> Value {
-        json!({ "size": 0, "aggs": { "min": { "min": { "field": self.field } }, "max": { "max": { "field": self.field } } } })
+    /// Observations newer than `hours` ago.
+    fn window(&self) -> Value {
+        json!({ "range": { "@timestamp": { "gt": format!("now-{}h", self.hours) } } })
+    }
+
+    /// The body that finds the field's lowest and highest value: ever observed (for `fill`,
+    /// which keeps a steady axis), or `in_window`.
+    pub fn bounds_body(&self, in_window: bool) -> Value {
+        let mut body = json!({ "size": 0, "aggs": { "min": { "min": { "field": self.field } }, "max": { "max": { "field": self.field } } } });
+        if in_window {
+            body["query"] = self.window();
+        }
+        body
     }
 }
 

@@ -1,6 +1,7 @@
 //! The function itself: [`Stats`], the one service object every door calls. Parameters in, a
 //! rendered answer out.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
@@ -12,7 +13,7 @@ use crate::es::EsClient;
 use crate::format::Format;
 use crate::query::{StatsQuery, StatsRequest};
 use crate::render::render;
-use crate::response::SearchView;
+use crate::response::SearchResponse;
 
 /// Answers histogram questions: parses them, asks Elasticsearch (through the cache) and renders.
 #[derive(Debug)]
@@ -33,8 +34,10 @@ pub struct Rendered {
     pub format: Format,
     /// The body.
     pub body: String,
-    /// How long caches downstream may keep it: as long as we do.
+    /// How long caches downstream may keep it: as long as we do; zero for a partial answer.
     pub max_age: Duration,
+    /// Why the answer is incomplete, when some shards failed: it is served, but not kept.
+    pub partial: Option<String>,
 }
 
 impl Rendered {
@@ -51,7 +54,7 @@ impl Stats {
             es: EsClient::new(config)?,
             index: config.index.clone(),
             index_allow: config.index_allow.clone(),
-            cache: SearchCache::new(config.cache_ttl),
+            cache: SearchCache::new(config.cache_ttl, config.cache_max_bytes),
         })
     }
 
@@ -80,31 +83,87 @@ impl Stats {
         let request = StatsRequest::parse(params, accept, &self.index_allow)?;
         let query = &request.query;
         let bounds = if query.fill {
-            SearchView::parse(&self.search(query, &query.bounds_body()).await?)?.range
+            let range = self.search(query, &query.bounds_body(false)).await?.range;
+            // Known before the histogram's search: refuse what Elasticsearch would refuse.
+            let buckets = range.map(|range| bucket_count(range, query.interval));
+            if let Some(buckets) = buckets.filter(|n| *n > MAX_BUCKETS) {
+                return Err(too_many_buckets(buckets, query));
+            }
+            range
         } else {
             None
         };
-        let text = self.search(query, &query.body_with_bounds(bounds)).await?;
+        let response = match self.search(query, &request.search_body(bounds)).await {
+            Err(error) if error.error_type() == "too_many_buckets_exception" => {
+                return Err(self.count_the_buckets(query).await);
+            }
+            searched => searched?,
+        };
+        let shards = &response.shards;
+        if shards.failed > 0 && !shards.partial() {
+            return Err(Error::AllShardsFailed(shards.describe()));
+        }
+        let partial = shards.partial().then(|| shards.describe());
         Ok(Rendered {
             format: request.format,
-            body: render(&request, text, SystemTime::now())?,
-            max_age: self.cache_ttl(),
+            body: render(&request, &response, SystemTime::now())?,
+            max_age: if partial.is_some() {
+                Duration::ZERO
+            } else {
+                self.cache_ttl()
+            },
+            partial,
         })
     }
 
     /// Elasticsearch's answer to `body` on the query's index. Identical searches share one
     /// call, and answers are kept for `CACHE_TTL`.
-    async fn search(&self, query: &StatsQuery, body: &Value) -> Result<String, Error> {
+    async fn search(&self, query: &StatsQuery, body: &Value) -> Result<Arc<SearchResponse>, Error> {
         let index = query.index.as_deref().unwrap_or(&self.index);
+        let fetch = async {
+            let text = self.es.search(index, body).await?;
+            SearchResponse::parse(text)
+        };
         let searched = match &self.cache {
-            Some(cache) => cache
-                .get_or_fetch(format!("{index}\n{body}"), self.es.search(index, body))
-                .await
-                .map(|text| text.to_string()),
-            None => self.es.search(index, body).await,
+            Some(cache) => cache.get_or_fetch(format!("{index}\n{body}"), fetch).await,
+            None => fetch.await.map(Arc::new),
         };
         searched.map_err(|error| blame_the_field(error, query))
     }
+
+    /// The 400 for a histogram Elasticsearch refused as too many buckets, with how many it
+    /// would have made over the field's range in the window.
+    async fn count_the_buckets(&self, query: &StatsQuery) -> Error {
+        match self.search(query, &query.bounds_body(true)).await {
+            Ok(response) => match response.range {
+                Some(range) => too_many_buckets(bucket_count(range, query.interval), query),
+                None => too_many_buckets(MAX_BUCKETS + 1, query),
+            },
+            Err(error) => error,
+        }
+    }
+}
+
+/// The fewest buckets any server refuses by default: `search.max_buckets` is 65,536 on
+/// Elasticsearch 7.9 and later, 65,535 on OpenSearch.
+pub const MAX_BUCKETS: u64 = 65_535;
+
+/// How many buckets `interval` makes across `range`, empty ones included.
+fn bucket_count((min, max): (f64, f64), interval: f64) -> u64 {
+    let first = (min / interval).floor();
+    let last = (max / interval).floor();
+    (last - first) as u64 + 1
+}
+
+fn too_many_buckets(buckets: u64, query: &StatsQuery) -> Error {
+    Error::bad_request(
+        "interval",
+        format!(
+            "{} makes {buckets} buckets over the field's range in the last {} h; \
+             Elasticsearch allows at most {MAX_BUCKETS} (search.max_buckets): use a wider interval",
+            query.interval, query.hours
+        ),
+    )
 }
 
 /// Elasticsearch refusing to aggregate a field the caller chose is the caller's mistake (400);

@@ -167,6 +167,9 @@ async fn load(es: &EsClient, spec: SampleSpec, from_file: Option<std::path::Path
 }
 
 fn print(answer: &Rendered, pretty: bool) -> ExitCode {
+    if let Some(partial) = &answer.partial {
+        eprintln!("{}: warning: partial answer: {partial}", program());
+    }
     let body = &answer.body;
     let pretty_json = (pretty && answer.format.is_json())
         .then(|| serde_json::from_str::<serde_json::Value>(body).ok())

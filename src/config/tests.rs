@@ -88,6 +88,34 @@ fn timeout_spellings() {
 }
 
 #[test]
+fn cache_budget_in_bytes_kib_or_mib() {
+    assert_eq!(
+        config(&[]).unwrap().cache_max_bytes,
+        DEFAULT_CACHE_MAX_BYTES
+    );
+    for (text, bytes) in [("8MiB", 8 << 20), ("512KiB", 512 << 10), ("65536", 65536)] {
+        assert_eq!(
+            config(&[("CACHE_MAX_BYTES", text)])
+                .unwrap()
+                .cache_max_bytes,
+            bytes
+        );
+    }
+    for bad in ["lots", "0", "1", "8GiB", "-5MiB"] {
+        assert!(
+            matches!(
+                config(&[("CACHE_MAX_BYTES", bad)]),
+                Err(Error::Config {
+                    variable: "CACHE_MAX_BYTES",
+                    ..
+                })
+            ),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
 fn cache_ttl_can_be_turned_off() {
     assert_eq!(
         config(&[("CACHE_TTL", "0")]).unwrap().cache_ttl,

@@ -56,6 +56,9 @@ impl AppState {
 /// mistake or an attack.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// The `Retry-After` of a 503, in seconds.
+pub const RETRY_AFTER_SECONDS: &str = "1";
+
 /// The Router every door serves.
 pub fn router(state: Arc<AppState>) -> Router {
     let function = function_call(route(get(function).post(function)), &state);
@@ -95,8 +98,13 @@ async fn function(State(state): State<Arc<AppState>>, call: Call) -> Result<Resp
         .stats
         .answer(&call.params, call.accept.as_deref())
         .await?;
-    let cache_control = format!("max-age={}", rendered.max_age.as_secs());
-    let response = if call.is_event {
+    // Caches downstream may keep the answer as long as we do; a partial answer, not at all.
+    let cache_control = match &rendered.partial {
+        None => format!("max-age={}", rendered.max_age.as_secs()),
+        Some(_) => "no-store".to_string(),
+    };
+    let warning = rendered.partial.as_deref().map(warning);
+    let mut response = if call.is_event {
         cloudevent::reply(rendered, &state.event_source)?
     } else {
         (
@@ -105,8 +113,27 @@ async fn function(State(state): State<Arc<AppState>>, call: Call) -> Result<Resp
         )
             .into_response()
     };
-    // Caches downstream may keep the answer as long as we do.
+    if let Some(warning) = warning {
+        response.headers_mut().insert(header::WARNING, warning);
+    }
     Ok(([(header::CACHE_CONTROL, cache_control)], response).into_response())
+}
+
+/// `Warning: 199 wx-stats "1 of 2 shards failed (…)"`: code 199 is a miscellaneous warning.
+/// What a header cannot carry is replaced, so the reason can never break the response.
+fn warning(partial: &str) -> HeaderValue {
+    let text: String = partial
+        .chars()
+        .map(|c| {
+            if c == ' ' || (c.is_ascii_graphic() && c != '"') {
+                c
+            } else {
+                '\''
+            }
+        })
+        .collect();
+    HeaderValue::try_from(format!("199 wx-stats \"{text}\""))
+        .unwrap_or_else(|_| HeaderValue::from_static("199 wx-stats \"partial results\""))
 }
 
 /// Everything a function call needs from its request.
@@ -126,7 +153,7 @@ impl<S: Send + Sync> FromRequest<S> for Call {
         let (parts, body) = request.into_parts();
         let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
             .await
-            .map_err(|_| Error::TooLarge(MAX_BODY_BYTES))?;
+            .map_err(body_error)?;
         let mut params = params_from_query(parts.uri.query().unwrap_or(""));
         let is_event = cloudevent::is_cloud_event(&parts.headers);
         params.extend(if is_event {
@@ -143,6 +170,19 @@ impl<S: Send + Sync> FromRequest<S> for Call {
             is_event,
         })
     }
+}
+
+/// A body over the limit is too large (413); one that failed to arrive (the client went away
+/// mid-upload, or sent less than it announced) is a bad request (400).
+fn body_error(error: axum::Error) -> Error {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+    while let Some(inner) = cause {
+        if inner.is::<http_body_util::LengthLimitError>() {
+            return Error::TooLarge(MAX_BODY_BYTES);
+        }
+        cause = inner.source();
+    }
+    Error::bad_request("body", format!("did not arrive whole: {error}"))
 }
 
 async fn cors_preflight() -> Response {
@@ -211,12 +251,18 @@ impl IntoResponse for Error {
         if status.is_server_error() {
             tracing::warn!(status = status.as_u16(), error = %self, "request failed");
         }
-        (
+        let mut response = (
             status,
             [(header::CONTENT_TYPE, "application/json")],
             self.to_json().to_string(),
         )
-            .into_response()
+            .into_response();
+        // Elasticsearch is down, starting or overloaded: the caller may try again shortly.
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            let retry = HeaderValue::from_static(RETRY_AFTER_SECONDS);
+            response.headers_mut().insert(header::RETRY_AFTER, retry);
+        }
+        response
     }
 }
 

@@ -149,6 +149,7 @@ mod tests {
             format: crate::format::Format::Buckets,
             body: r#"{"a":1}"#.into(),
             max_age: std::time::Duration::ZERO,
+            partial: None,
         };
         let response = reply(answer, "/wx-stats").unwrap();
         let h = response.headers();

@@ -56,6 +56,15 @@ fn parameters_reach_the_body() {
 }
 
 #[test]
+fn totals_are_exact_except_in_the_original_answer() {
+    assert_eq!(parse(&[]).unwrap().search_body(None).to_string(), ORIGINAL);
+    for format in ["buckets", "csv", "svg"] {
+        let body = parse(&[("format", format)]).unwrap().search_body(None);
+        assert_eq!(body["track_total_hits"], json!(true), "{format}");
+    }
+}
+
+#[test]
 fn fill_extends_the_bounds() {
     let query = parse(&[("fill", "true")]).unwrap().query;
     let histogram =
