@@ -24,8 +24,10 @@ pub const DEFAULT_INDEX: &str = "wx-rtbeat-*";
 /// The environment variables, for `--help` and the README.
 pub const ENVIRONMENT_HELP: &str = "\
 Environment:
-  HOST          Elasticsearch as host:port, no scheme (http:// is prepended)
-  ES_URL        Elasticsearch as a full URL; wins over HOST [default: http://localhost:9200]
+  HOST          Elasticsearch as host:port, no scheme (http:// is prepended); a cluster's
+                nodes comma-separated: es1:9200,es2:9200
+  ES_URL        Elasticsearch as a full URL, or a cluster's nodes' URLs comma-separated;
+                wins over HOST [default: http://localhost:9200]
   ES_CLOUD_ID   Elastic Cloud deployment id, instead of ES_URL/HOST
   ES_USERNAME   user for basic authentication (with ES_PASSWORD)
   ES_PASSWORD   password for basic authentication; never printed
@@ -61,11 +63,11 @@ pub struct Config {
     pub cache_max_bytes: u64,
 }
 
-/// Where Elasticsearch is: a URL, or an Elastic Cloud deployment.
+/// Where Elasticsearch is: its nodes' URLs, or an Elastic Cloud deployment.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Endpoint {
-    /// From `ES_URL`, or `http://` + `HOST`.
-    Url(Url),
+    /// From `ES_URL`, or `http://` + `HOST`: one node or several, comma-separated.
+    Nodes(Vec<Url>),
     /// From `ES_CLOUD_ID`.
     CloudId(String),
 }
@@ -137,7 +139,11 @@ impl Config {
     /// The address shown in logs and errors: never carries credentials.
     pub fn host(&self) -> String {
         match &self.endpoint {
-            Endpoint::Url(url) => url.as_str().trim_end_matches('/').to_string(),
+            Endpoint::Nodes(urls) => urls
+                .iter()
+                .map(|url| url.as_str().trim_end_matches('/'))
+                .collect::<Vec<_>>()
+                .join(","),
             Endpoint::CloudId(id) => format!("cloud id {}", id.split(':').next().unwrap_or("")),
         }
     }
@@ -162,21 +168,32 @@ fn endpoint(get: &impl Fn(&str) -> Option<String>) -> Result<Endpoint, Error> {
             .map_err(|e| config_error("ES_CLOUD_ID", format!("not a valid cloud id: {e}")))?;
         return Ok(Endpoint::CloudId(cloud_id));
     }
-    let (variable, text) = match (get("ES_URL"), get("HOST")) {
-        (Some(url), _) => ("ES_URL", url),
-        (None, Some(host)) => {
-            if host.contains("://") {
-                return Err(config_error(
-                    "HOST",
-                    "expected host:port without a scheme; put a full URL in ES_URL",
-                ));
-            }
-            ("HOST", format!("http://{host}"))
-        }
+    let (variable, list) = match (get("ES_URL"), get("HOST")) {
+        (Some(urls), _) => ("ES_URL", urls),
+        (None, Some(hosts)) => ("HOST", hosts),
         (None, None) => ("ES_URL", DEFAULT_URL.to_string()),
     };
+    let nodes = list
+        .split(',')
+        .map(|node| node_url(variable, node.trim()))
+        .collect::<Result<Vec<Url>, Error>>()?;
+    Ok(Endpoint::Nodes(nodes))
+}
+
+/// One node of `ES_URL` (a full URL) or of `HOST` (`host:port`, to which `http://` is added).
+fn node_url(variable: &'static str, text: &str) -> Result<Url, Error> {
+    let text = match variable {
+        "HOST" if text.contains("://") => {
+            return Err(config_error(
+                "HOST",
+                "expected host:port without a scheme; put a full URL in ES_URL",
+            ));
+        }
+        "HOST" => format!("http://{text}"),
+        _ => text.to_string(),
+    };
     let url = Url::parse(&text)
-        .map_err(|e| config_error(variable, format!("not a valid address: {e}")))?;
+        .map_err(|e| config_error(variable, format!("{text:?} is not a valid address: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(config_error(
             variable,
@@ -190,7 +207,7 @@ fn endpoint(get: &impl Fn(&str) -> Option<String>) -> Result<Endpoint, Error> {
             "must not carry credentials; use ES_USERNAME/ES_PASSWORD or ES_API_KEY",
         ));
     }
-    Ok(Endpoint::Url(url))
+    Ok(url)
 }
 
 fn credentials(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Credentials>, Error> {

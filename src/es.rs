@@ -2,6 +2,8 @@
 //! `search` that turns every way a request can fail into a distinct [`Error`]. It only talks
 //! to Elasticsearch: which index to search, and whether to keep the answer, are [`crate::stats`]'s.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use elasticsearch::auth::Credentials as EsCredentials;
@@ -18,9 +20,18 @@ use crate::config::{Config, Credentials, Endpoint};
 use crate::error::Error;
 
 /// A configured Elasticsearch client. Cheap to clone; building it makes no network call.
+///
+/// A cluster's nodes (a comma-separated `ES_URL` or `HOST`) each get their own connection pool.
+/// Searches take turns across them, and one that cannot reach its node (refused, reset, or
+/// answered 503 or 429) is tried on the next, until every node has been tried: searches are
+/// idempotent. (The crate's multi-node pool also takes turns, but cannot say which node to try
+/// next when one fails, so a retry under load could land on the same dead node again.)
 #[derive(Clone)]
 pub struct EsClient {
-    client: Elasticsearch,
+    /// One client per node, in the order the variable lists them.
+    nodes: Arc<[Elasticsearch]>,
+    /// Whose turn it is: the node the next search starts at.
+    turn: Arc<AtomicUsize>,
     host: String,
     /// Which credentials a 401 refused, named by their variables.
     refused_credentials: &'static str,
@@ -30,51 +41,39 @@ pub struct EsClient {
 impl EsClient {
     /// Builds the client. Fails only on local problems, such as an unreadable `ES_CA_CERT`.
     pub fn new(config: &Config) -> Result<Self, Error> {
-        let mut builder = match &config.endpoint {
-            Endpoint::Url(url) => TransportBuilder::new(SingleNodeConnectionPool::new(url.clone())),
-            Endpoint::CloudId(id) => TransportBuilder::new(
-                CloudConnectionPool::new(id)
-                    .map_err(|e| config_error("ES_CLOUD_ID", e.to_string()))?,
-            ),
+        let ca_pem = match &config.ca_cert {
+            Some(path) => Some(read_ca_pem(path)?),
+            None => None,
         };
-        // Answers are a few kilobytes: gzip would cost both sides more CPU than it saves (a profile
-        // of the cache-off path showed inflating each response as its largest cost).
-        builder = builder
-            .timeout(config.timeout)
-            .disable_proxy()
-            .header(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+        let nodes = match &config.endpoint {
+            Endpoint::Nodes(urls) => urls
+                .iter()
+                .map(|url| {
+                    let pool = SingleNodeConnectionPool::new(url.clone());
+                    connect(TransportBuilder::new(pool), config, ca_pem.as_deref())
+                })
+                .collect::<Result<Vec<_>, Error>>()?,
+            Endpoint::CloudId(id) => {
+                let pool = CloudConnectionPool::new(id)
+                    .map_err(|e| config_error("ES_CLOUD_ID", e.to_string()))?;
+                vec![connect(
+                    TransportBuilder::new(pool),
+                    config,
+                    ca_pem.as_deref(),
+                )?]
+            }
+        };
         // What a 401 means is named by the variables that set the credentials it refused.
         let refused_credentials = match &config.credentials {
-            Some(Credentials::Basic { username, password }) => {
-                builder = builder.auth(EsCredentials::Basic(
-                    username.clone(),
-                    password.expose().to_string(),
-                ));
+            Some(Credentials::Basic { .. }) => {
                 "the user name and password (ES_USERNAME, ES_PASSWORD) were refused"
             }
-            Some(Credentials::ApiKey(key)) => {
-                builder = builder.auth(EsCredentials::EncodedApiKey(key.expose().to_string()));
-                "the API key (ES_API_KEY) was refused"
-            }
+            Some(Credentials::ApiKey(_)) => "the API key (ES_API_KEY) was refused",
             None => "no credentials are set: set ES_USERNAME and ES_PASSWORD, or ES_API_KEY",
         };
-        if let Some(path) = &config.ca_cert {
-            let pem = std::fs::read(path).map_err(|e| {
-                config_error("ES_CA_CERT", format!("cannot read {}: {e}", path.display()))
-            })?;
-            let cert = Certificate::from_pem(&pem).map_err(|e| {
-                config_error(
-                    "ES_CA_CERT",
-                    format!("{} is not a PEM certificate: {e}", path.display()),
-                )
-            })?;
-            builder = builder.cert_validation(CertificateValidation::Full(cert));
-        }
-        let transport = builder
-            .build()
-            .map_err(|e| Error::Internal(format!("cannot build the Elasticsearch client: {e}")))?;
         Ok(EsClient {
-            client: Elasticsearch::new(transport),
+            nodes: nodes.into(),
+            turn: Arc::default(),
             host: config.host(),
             refused_credentials,
             timeout: config.timeout,
@@ -86,22 +85,34 @@ impl EsClient {
         &self.host
     }
 
-    /// The underlying client, for the few callers that need other APIs (the sample loader).
+    /// The first node's client, for the few callers that need other APIs (the sample loader).
     pub fn client(&self) -> &Elasticsearch {
-        &self.client
+        &self.nodes[0]
     }
 
     /// Runs a search on `index` (a name, pattern or comma-separated list) and returns
-    /// Elasticsearch's response text untouched.
+    /// Elasticsearch's response text untouched. A node that cannot serve it passes it on to the
+    /// next; when none can, the last node's failure is the answer.
     pub async fn search(&self, index: &str, body: &Value) -> Result<String, Error> {
         let indices: Vec<&str> = index.split(',').collect();
-        let sent = self
-            .client
-            .search(SearchParts::Index(&indices))
-            .body(body)
-            .send()
-            .await;
-        self.response_text(sent).await
+        let first = self.turn.fetch_add(1, Ordering::Relaxed);
+        let mut tries = (0..self.nodes.len()).map(|n| &self.nodes[(first + n) % self.nodes.len()]);
+        loop {
+            let Some(node) = tries.next() else {
+                unreachable!("a client has at least one node")
+            };
+            let sent = node
+                .search(SearchParts::Index(&indices))
+                .body(body)
+                .send()
+                .await;
+            match self.response_text(sent).await {
+                Err(error @ Error::Unavailable { .. }) if tries.len() > 0 => {
+                    tracing::debug!(%error, "trying the next node");
+                }
+                answer => return answer,
+            }
+        }
     }
 
     /// The text of a successful answer to `sent`; otherwise the failure as an [`Error`]: a
@@ -166,6 +177,52 @@ impl EsClient {
             reason,
         }
     }
+}
+
+/// One node's client, with the settings every node shares.
+fn connect(
+    mut builder: TransportBuilder,
+    config: &Config,
+    ca_pem: Option<&[u8]>,
+) -> Result<Elasticsearch, Error> {
+    // Answers are a few kilobytes: gzip would cost both sides more CPU than it saves (a profile
+    // of the cache-off path showed inflating each response as its largest cost).
+    builder = builder
+        .timeout(config.timeout)
+        .disable_proxy()
+        .header(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+    match &config.credentials {
+        Some(Credentials::Basic { username, password }) => {
+            builder = builder.auth(EsCredentials::Basic(
+                username.clone(),
+                password.expose().to_string(),
+            ));
+        }
+        Some(Credentials::ApiKey(key)) => {
+            builder = builder.auth(EsCredentials::EncodedApiKey(key.expose().to_string()));
+        }
+        None => {}
+    }
+    if let Some(pem) = ca_pem {
+        let cert = Certificate::from_pem(pem).map_err(|e| {
+            let path = config
+                .ca_cert
+                .as_deref()
+                .unwrap_or(std::path::Path::new("it"));
+            let reason = format!("{} is not a PEM certificate: {e}", path.display());
+            config_error("ES_CA_CERT", reason)
+        })?;
+        builder = builder.cert_validation(CertificateValidation::Full(cert));
+    }
+    let transport = builder
+        .build()
+        .map_err(|e| Error::Internal(format!("cannot build the Elasticsearch client: {e}")))?;
+    Ok(Elasticsearch::new(transport))
+}
+
+fn read_ca_pem(path: &std::path::Path) -> Result<Vec<u8>, Error> {
+    std::fs::read(path)
+        .map_err(|e| config_error("ES_CA_CERT", format!("cannot read {}: {e}", path.display())))
 }
 
 impl std::fmt::Debug for EsClient {
@@ -270,109 +327,4 @@ fn type_and_reason(body: &str) -> (String, String) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn root_cause_wins_over_all_shards_failed() {
-        let body = r#"{"error":{"root_cause":[{"type":"illegal_argument_exception","reason":"Field [x] of type [keyword] is not supported for aggregation [histogram]"}],"type":"search_phase_execution_exception","reason":"all shards failed"},"status":400}"#;
-        let error = elasticsearch_error(400, body);
-        assert_eq!(error.error_type(), "illegal_argument_exception");
-        assert!(
-            error
-                .to_string()
-                .contains("is not supported for aggregation"),
-            "{error}"
-        );
-        assert_eq!(error.status(), 502);
-    }
-
-    #[test]
-    fn odd_error_bodies_still_give_an_error() {
-        assert_eq!(
-            elasticsearch_error(500, r#"{"error":"boom"}"#).to_string(),
-            "Elasticsearch answered 500: elasticsearch_error: boom"
-        );
-        assert!(
-            elasticsearch_error(502, "<html>bad gateway</html>")
-                .to_string()
-                .contains("bad gateway")
-        );
-        let missing = elasticsearch_error(
-            404,
-            r#"{"error":{"type":"index_not_found_exception","reason":"no such index [x]"},"status":404}"#,
-        );
-        assert_eq!(
-            (missing.status(), missing.error_type()),
-            (404, "index_not_found")
-        );
-        assert_eq!(missing.to_string(), "no such index [x]");
-    }
-
-    #[test]
-    fn the_deepest_cause_with_a_reason_explains_an_empty_root_cause() {
-        // Elasticsearch 9.5's answer to a histogram of too many buckets.
-        let body = r#"{"error":{"root_cause":[],"type":"search_phase_execution_exception","reason":"","phase":"fetch","grouped":true,"failed_shards":[],"caused_by":{"type":"too_many_buckets_exception","reason":"Trying to create too many buckets. Must be less than or equal to: [65536] but this number of buckets was exceeded.","max_buckets":65536}},"status":400}"#;
-        let error = elasticsearch_error(400, body);
-        assert_eq!(error.error_type(), "too_many_buckets_exception");
-        assert!(error.to_string().contains("[65536]"), "{error}");
-    }
-
-    #[test]
-    fn building_makes_no_network_call() {
-        // Port 1 is closed: building must still succeed, since nothing is sent yet.
-        let config =
-            Config::from_lookup(|k| (k == "HOST").then(|| "127.0.0.1:1".to_string())).unwrap();
-        let client = EsClient::new(&config).unwrap();
-        assert_eq!(client.host(), "http://127.0.0.1:1");
-    }
-
-    #[test]
-    fn a_missing_ca_cert_names_the_variable() {
-        let config =
-            Config::from_lookup(|k| (k == "ES_CA_CERT").then(|| "/nonexistent/ca.pem".to_string()))
-                .unwrap();
-        let error = EsClient::new(&config).unwrap_err();
-        assert!(
-            error
-                .to_string()
-                .starts_with("ES_CA_CERT: cannot read /nonexistent/ca.pem"),
-            "{error}"
-        );
-    }
-
-    #[test]
-    fn debug_never_shows_credentials() {
-        for (variable, value) in [
-            ("ES_PASSWORD", "pw-5e1f0c"),
-            ("ES_API_KEY", "a2V5LTVlMWYwYw"),
-        ] {
-            let config = Config::from_lookup(|k| match k {
-                "ES_USERNAME" if variable == "ES_PASSWORD" => Some("elastic".to_string()),
-                k if k == variable => Some(value.to_string()),
-                _ => None,
-            })
-            .unwrap();
-            let shown = format!("{:?}", EsClient::new(&config).unwrap());
-            assert!(!shown.contains(value), "{variable}: {shown}");
-        }
-    }
-
-    #[test]
-    fn a_certificate_rustls_refused_is_a_tls_error_however_deeply_wrapped() {
-        let refused = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
-        let wrapped = std::io::Error::other(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            refused,
-        ));
-        let tls = tls_failure(&wrapped).expect("rustls's error inside an io::Error");
-        let reason = describe_tls(tls);
-        assert!(
-            reason.starts_with("certificate verification failed"),
-            "{reason}"
-        );
-        assert!(reason.contains("ES_CA_CERT"), "{reason}");
-        let refused_connection = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
-        assert!(tls_failure(&refused_connection).is_none());
-    }
-}
+mod tests;

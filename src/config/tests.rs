@@ -31,6 +31,23 @@ fn defaults_match_the_original() {
 }
 
 #[test]
+fn a_cluster_is_a_list_of_nodes() {
+    let c = config(&[("HOST", "es1:9200, es2:9201")]).unwrap();
+    assert_eq!(c.host(), "http://es1:9200,http://es2:9201");
+    let c = config(&[("ES_URL", "https://a:9200,https://b:9200")]).unwrap();
+    assert!(matches!(&c.endpoint, Endpoint::Nodes(nodes) if nodes.len() == 2));
+    for (variable, bad) in [
+        ("ES_URL", "http://a:9200,"),
+        ("HOST", "a:9200,http://b:9200"),
+    ] {
+        assert!(
+            matches!(config(&[(variable, bad)]), Err(Error::Config { variable: v, .. }) if v == variable),
+            "{variable}={bad}"
+        );
+    }
+}
+
+#[test]
 fn host_gets_a_scheme_and_es_url_wins() {
     assert_eq!(
         config(&[("HOST", "es:9201")]).unwrap().host(),
