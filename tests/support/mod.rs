@@ -13,9 +13,17 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
 
-/// Where the test Elasticsearch is: `TEST_ES_URL`, as `tests/run` sets it.
+/// Where the test Elasticsearch is: `TEST_ES_URL`, as `tests/run` sets it. There is no default:
+/// a guess such as 127.0.0.1:9200 may be somebody's own node, which the fault tests would stop
+/// and every test would fill with indices.
 pub fn es_url() -> String {
-    std::env::var("TEST_ES_URL").unwrap_or_else(|_| "http://127.0.0.1:9200".to_string())
+    std::env::var("TEST_ES_URL").unwrap_or_else(|_| {
+        panic!(
+            "TEST_ES_URL is not set: these tests need an Elasticsearch of their own. Start one \
+             with `tests/elasticsearch/start` (ES_PORT picks its port) and set TEST_ES_URL to the \
+             ES_URL=... line it prints, or run the whole suite with `tests/run`."
+        )
+    })
 }
 
 /// `host:port` of the test Elasticsearch, the way `HOST` spells it.
