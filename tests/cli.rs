@@ -102,7 +102,6 @@ async fn cli_prints_the_histogram_elasticsearch_computes() {
         without_took(direct),
         "the CLI must print what Elasticsearch answers"
     );
-    index.delete().await;
 }
 
 #[tokio::test]
@@ -119,5 +118,4 @@ async fn pretty_prints_the_same_document() {
     let a: Value = serde_json::from_slice(&plain.stdout).unwrap();
     let b: Value = serde_json::from_str(&pretty_text).unwrap();
     assert_eq!(without_took(a), without_took(b));
-    index.delete().await;
 }

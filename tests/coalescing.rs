@@ -46,7 +46,6 @@ async fn fifty_concurrent_identical_requests_cost_one_search() {
 
     let response = reqwest::get(&door.base).await.unwrap();
     assert_eq!(response.headers()["cache-control"], "max-age=15");
-    index.delete().await;
 }
 
 #[tokio::test]
@@ -70,7 +69,6 @@ async fn with_the_cache_off_every_request_searches() {
     );
     let response = reqwest::get(&door.base).await.unwrap();
     assert_eq!(response.headers()["cache-control"], "max-age=0");
-    index.delete().await;
 }
 
 #[tokio::test]

@@ -72,7 +72,6 @@ async fn stopped_elasticsearch_is_503_within_a_second_and_recovery_needs_no_rest
         );
     }
     assert!(doors.all_running(), "a door exited during the fault");
-    index.delete().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -29,7 +29,6 @@ async fn answers_as_the_cli_does() {
     assert_eq!((status, content_type.as_str()), (200, "application/json"));
     let answer: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(without_took(answer), without_took(cli_output(&index.name)));
-    index.delete().await;
 }
 
 #[tokio::test]
@@ -74,7 +73,6 @@ async fn sigterm_drains_the_request_in_flight_then_exits_0() {
         signalled.elapsed()
     );
     assert_eq!(code, Some(0), "log:\n{}", door.log());
-    index.delete().await;
 }
 
 #[tokio::test]
@@ -152,5 +150,4 @@ async fn cloud_events_in_both_modes_get_a_binary_reply() {
         labelled >= 3,
         "expected the start line and the three calls to carry K_SERVICE=wx:\n{log}"
     );
-    index.delete().await;
 }

@@ -74,7 +74,6 @@ async fn answers_as_the_cli_does_and_counts_calls() {
         options.headers()["access-control-allow-methods"],
         "GET, POST, OPTIONS"
     );
-    index.delete().await;
 }
 
 #[tokio::test]
@@ -119,7 +118,6 @@ async fn a_call_longer_than_func_timeout_is_408() {
     );
     assert_eq!(status, 408, "{body}");
     assert_eq!(error_type(&body, 408), "function_timeout");
-    index.delete().await;
 }
 
 #[tokio::test]
@@ -139,7 +137,6 @@ async fn an_elasticsearch_rejection_is_502_with_its_reason() {
         body.contains("rxtxMsg.payload.currently.temperature"),
         "{body}"
     );
-    index.delete().await;
 }
 
 #[test]

@@ -107,7 +107,6 @@ async fn recorded_http_events_answer_as_the_cli_does() {
             "{name} through the Lambda handler"
         );
     }
-    index.delete().await;
 }
 
 #[tokio::test]
@@ -125,7 +124,6 @@ async fn scheduled_and_direct_invocations_answer_with_the_stats() {
             "{payload}"
         );
     }
-    index.delete().await;
 }
 
 #[tokio::test]
@@ -163,7 +161,6 @@ async fn through_cargo_lambda_the_function_url_answers_as_the_cli_does() {
 
     let scheduled = emulator.invoke("tests/fixtures/scheduled.json");
     assert_eq!(without_took(scheduled), expected);
-    index.delete().await;
 }
 
 #[tokio::test]

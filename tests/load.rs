@@ -94,5 +94,4 @@ async fn memory_stays_flat_under_load_with_the_cache_off() {
     assert_eq!(first.unexpected(&[200]), 0, "{first:?}");
     assert_eq!(rest.unexpected(&[200]), 0, "{rest:?}");
     assert!(growth <= 0.10, "RSS grew by {:.1}%", growth * 100.0);
-    index.delete().await;
 }

@@ -85,7 +85,6 @@ async fn hours_and_interval_shape_the_histogram() {
         expected(6.0, 5.0),
         "64.99 is stored as 65.0 and joins 65.0's bucket"
     );
-    index.delete().await;
 }
 
 #[tokio::test]
@@ -152,7 +151,6 @@ async fn csv_and_buckets_agree_with_es_bucket_for_bucket() {
         csv,
         "Accept: text/csv selects the same CSV"
     );
-    index.delete().await;
 }
 
 #[tokio::test]
@@ -214,7 +212,6 @@ async fn svg_parses_rasterises_and_has_one_bar_per_non_empty_bucket() {
         empty.contains("No observations of ozone in the last 1 h"),
         "{empty}"
     );
-    index.delete().await;
 }
 
 /// The acceptance's bad requests, each answered 400 with the JSON shape on every door.
@@ -258,7 +255,6 @@ async fn bad_parameters_are_400_on_every_door() {
         status == 400 && body.contains("cannot make a histogram"),
         "explains why: {body}"
     );
-    index.delete().await;
 }
 
 #[tokio::test]
@@ -298,5 +294,4 @@ async fn a_json_body_carries_the_same_parameters() {
             .unwrap();
         assert_eq!(response.status(), 400, "{bad}");
     }
-    index.delete().await;
 }

@@ -293,7 +293,6 @@ async fn every_door_answers_every_case_identically() {
             "FAIL"
         }
     );
-    index.delete().await;
     assert!(
         failures.is_empty(),
         "{} differences:\n\n{}",

@@ -8,6 +8,8 @@ pub mod load;
 pub mod nginx;
 pub mod server;
 
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
 use std::process::{Command, Output};
 use std::time::{Duration, SystemTime};
 
@@ -66,10 +68,38 @@ pub async fn es_json(path: &str, body: Option<&Value>) -> Value {
 }
 
 /// A test's own index, named after the test and the process so that runs never collide.
+/// Dropping it deletes the index, however the test ends.
 pub struct TestIndex {
     /// The index name, e.g. `wx-rtbeat-test-cli-1234`.
     pub name: String,
+    /// `host:port` of the Elasticsearch that holds it.
+    host: String,
     client: reqwest::Client,
+}
+
+impl Drop for TestIndex {
+    fn drop(&mut self) {
+        // Drop cannot await, and may run while Elasticsearch is stopped (the fault tests): a
+        // plain blocking DELETE, whose every failure is ignored.
+        let _ = delete_index(&self.host, &self.name);
+    }
+}
+
+/// `DELETE /name` over a plain TCP connection, waiting for the answer so that the index is
+/// gone before the test process exits.
+fn delete_index(host: &str, name: &str) -> std::io::Result<()> {
+    let address = host
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| std::io::Error::other(format!("{host} has no address")))?;
+    let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(1))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    write!(
+        stream,
+        "DELETE /{name} HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n\r\n"
+    )?;
+    stream.read_to_end(&mut Vec::new())?;
+    Ok(())
 }
 
 impl TestIndex {
@@ -106,7 +136,11 @@ impl TestIndex {
             "create {name}: {}",
             response.text().await.unwrap()
         );
-        TestIndex { name, client }
+        TestIndex {
+            name,
+            host: es_host(),
+            client,
+        }
     }
 
     /// Indexes one observation per `(age, temperature)` and waits until they are searchable.
@@ -145,15 +179,6 @@ impl TestIndex {
         stats["_all"]["total"]["search"]["query_total"]
             .as_u64()
             .unwrap_or_else(|| panic!("no query_total in {stats}"))
-    }
-
-    /// Removes the index.
-    pub async fn delete(self) {
-        self.client
-            .delete(format!("{}/{}", es_url(), self.name))
-            .send()
-            .await
-            .unwrap();
     }
 }
 
