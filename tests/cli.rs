@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{TestIndex, es_host, original_body, run, total_hits, without_took};
+use support::bed::Bed;
+use support::{original_body, run, total_hits, without_took};
 
 const CLI: &str = env!("CARGO_BIN_EXE_wx-stats");
 
@@ -74,11 +75,10 @@ fn buckets_of(response: &Value) -> BTreeMap<i64, u64> {
 
 #[tokio::test]
 async fn cli_prints_the_histogram_elasticsearch_computes() {
-    let index = TestIndex::create("cli").await;
     let observations = observations();
-    index.add(&observations).await;
+    let bed = Bed::new("cli", &observations).await;
 
-    let output = run(CLI, &[], &[("HOST", &es_host()), ("ES_INDEX", &index.name)]);
+    let output = run(CLI, &[], &bed.env());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "wx-stats failed: {stderr}");
     let printed: Value = serde_json::from_slice(&output.stdout).unwrap();
@@ -96,7 +96,7 @@ async fn cli_prints_the_histogram_elasticsearch_computes() {
         "69.99 is stored as 70.0 and joins 70.0"
     );
 
-    let direct = index.search(&original_body()).await;
+    let direct = bed.index.search(&original_body()).await;
     assert_eq!(
         without_took(printed),
         without_took(direct),
@@ -106,12 +106,9 @@ async fn cli_prints_the_histogram_elasticsearch_computes() {
 
 #[tokio::test]
 async fn pretty_prints_the_same_document() {
-    let index = TestIndex::create("pretty").await;
-    index.add(&[(hours(1.0), 70.0)]).await;
-    let env = [("HOST", es_host()), ("ES_INDEX", index.name.clone())];
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let plain = run(CLI, &[], &env);
-    let pretty = run(CLI, &["--pretty"], &env);
+    let bed = Bed::new("pretty", &[(hours(1.0), 70.0)]).await;
+    let plain = run(CLI, &[], &bed.env());
+    let pretty = run(CLI, &["--pretty"], &bed.env());
     assert!(pretty.status.success());
     let pretty_text = String::from_utf8(pretty.stdout).unwrap();
     assert!(pretty_text.lines().count() > 5, "{pretty_text}");

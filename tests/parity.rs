@@ -11,8 +11,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 use similar::TextDiff;
+use support::bed::Bed;
 use support::doors::Doors;
-use support::{TestIndex, es_host, original_body, run};
+use support::{es_host, original_body, run};
 
 /// What is normalised before answers are compared, and why. Nothing else is.
 const NORMALISED: [(&str, &str); 5] = [
@@ -167,8 +168,7 @@ fn diff(expected: &str, actual: &str) -> String {
 }
 
 /// A fixed dataset: 400 observations, one every 4 minutes, the oldest 26.6 h ago.
-async fn parity_index() -> TestIndex {
-    let index = TestIndex::create("parity").await;
+async fn parity_bed() -> Bed {
     let observations: Vec<(Duration, f64)> = (0..400u64)
         .map(|i| {
             (
@@ -177,8 +177,7 @@ async fn parity_index() -> TestIndex {
             )
         })
         .collect();
-    index.add(&observations).await;
-    index
+    Bed::new("parity", &observations).await
 }
 
 #[tokio::test]
@@ -188,14 +187,13 @@ async fn every_door_answers_every_case_identically() {
         corpus.cases.len() >= 30,
         "the corpus needs at least 30 cases"
     );
-    let index = parity_index().await;
-    let env = [("HOST", es_host()), ("ES_INDEX", index.name.clone())];
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let bed = parity_bed().await;
+    let index = &bed.index;
     let Doors {
         kubeless,
         knative,
         lambda,
-    } = Doors::start(&env).await;
+    } = bed.doors().await;
     // Cases carry their own leading `/`.
     let lambda_base = lambda.function_url().trim_end_matches('/').to_string();
 
