@@ -131,6 +131,27 @@ impl Drop for Server {
     }
 }
 
+/// `function_calls_in_flight` from the /metrics of the door (or Router) at `base`.
+pub async fn calls_in_flight(base: &str) -> u64 {
+    let (_, _, text) = super::fetch("GET", &format!("{base}/metrics")).await;
+    text.lines()
+        .find_map(|line| line.strip_prefix("function_calls_in_flight "))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no function_calls_in_flight in:\n{text}"))
+}
+
+/// Polls [`calls_in_flight`] for up to `limit` until it equals `wanted`.
+pub async fn wait_calls_in_flight(base: &str, wanted: u64, limit: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < deadline {
+        if calls_in_flight(base).await == wanted {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
 /// Sends `signal` (e.g. "TERM") to `pid` with kill(1).
 pub fn send_signal(pid: u32, signal: &str) {
     let status = Command::new("kill")
