@@ -3,7 +3,6 @@
 
 mod support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -11,10 +10,9 @@ use http_body_util::BodyExt;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
 use support::emulator::Emulator;
+use support::inprocess::router;
 use support::{TestIndex, cli_output, error_type, es_host, fetch, without_took};
 use tower::ServiceExt;
-use wx_stats::EsClient;
-use wx_stats::app::{AppState, router};
 
 /// API Gateway REST (with a stage prefix), HTTP API, function URL and ALB, each also with a
 /// query string: the shapes AWS documents.
@@ -39,14 +37,7 @@ const HTTP_EVENTS: [(&str, &str); 8] = [
 ];
 
 fn app(host: &str, index: &str) -> Router {
-    let lookup = |k: &str| match k {
-        "HOST" => Some(host.to_string()),
-        "ES_INDEX" => Some(index.to_string()),
-        _ => None,
-    };
-    router(Arc::new(AppState::new(
-        EsClient::from_lookup(lookup).unwrap(),
-    )))
+    router(&[("HOST", host), ("ES_INDEX", index)])
 }
 
 async fn indexed(label: &str) -> TestIndex {
