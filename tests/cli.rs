@@ -2,18 +2,14 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::Value;
 use support::bed::Bed;
+use support::histogram::{es_buckets, histogram, hours};
 use support::{original_body, run, total_hits, without_took};
 
 const CLI: &str = env!("CARGO_BIN_EXE_wx-stats");
-
-fn hours(h: f64) -> Duration {
-    Duration::from_secs_f64(h * 3600.0)
-}
 
 /// Observations at known ages. Inside the window: bucket edges (68.0, 66.0), values that
 /// half_float rounding moves to the next bucket (69.99 → 70.0, 67.99 → 68.0, 71.99 → 72.0), a
@@ -37,42 +33,6 @@ fn observations() -> Vec<(Duration, f64)> {
     all
 }
 
-/// Counts computed here, independently of Elasticsearch: round to half precision as the
-/// half_float mapping does, then floor to the 2-degree bucket; histogram buckets between the
-/// lowest and highest are present with zero counts.
-fn expected_buckets(temperatures: &[f64]) -> BTreeMap<i64, u64> {
-    let mut counts = BTreeMap::new();
-    for &t in temperatures {
-        let stored = half::f16::from_f64(t).to_f64();
-        *counts
-            .entry(((stored / 2.0).floor() * 2.0) as i64)
-            .or_insert(0) += 1;
-    }
-    let (low, high) = (
-        *counts.keys().next().unwrap(),
-        *counts.keys().last().unwrap(),
-    );
-    (low..=high)
-        .step_by(2)
-        .map(|key| (key, counts.get(&key).copied().unwrap_or(0)))
-        .collect()
-}
-
-fn buckets_of(response: &Value) -> BTreeMap<i64, u64> {
-    let buckets = response["aggregations"]["temps"]["buckets"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no buckets in {response}"));
-    buckets
-        .iter()
-        .map(|b| {
-            (
-                b["key"].as_f64().unwrap() as i64,
-                b["doc_count"].as_u64().unwrap(),
-            )
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn cli_prints_the_histogram_elasticsearch_computes() {
     let observations = observations();
@@ -89,10 +49,9 @@ async fn cli_prints_the_histogram_elasticsearch_computes() {
         .map(|&(_, t)| t)
         .collect();
     assert_eq!(total_hits(&printed), inside.len() as u64);
-    assert_eq!(buckets_of(&printed), expected_buckets(&inside));
-    assert_eq!(
-        buckets_of(&printed)[&70],
-        2,
+    assert_eq!(es_buckets(&printed), histogram(&inside, 2.0, &inside));
+    assert!(
+        es_buckets(&printed).contains(&(70.0, 2)),
         "69.99 is stored as 70.0 and joins 70.0"
     );
 

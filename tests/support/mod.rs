@@ -5,6 +5,7 @@
 pub mod bed;
 pub mod doors;
 pub mod emulator;
+pub mod histogram;
 pub mod inprocess;
 pub mod load;
 pub mod nginx;
