@@ -1,7 +1,8 @@
 //! Parity: every request in `tests/parity/cases.json` goes to the Kubeless, Knative and Lambda
 //! doors (real processes, Lambda behind cargo-lambda's emulator) and, where it has a flag, to the
-//! CLI. Status, headers and body must be identical, and the default request must equal
-//! Elasticsearch's own answer to the original body.
+//! CLI. Status, headers and body bytes must be identical, and the default request must equal
+//! Elasticsearch's own answer to the original body, byte for byte, but for what
+//! `normalise::NORMALISED` lists.
 
 mod support;
 
@@ -9,35 +10,14 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Deserialize;
-use serde_json::Value;
 use similar::TextDiff;
 use support::bed::Bed;
 use support::doors::Doors;
 use support::{es_host, original_body, run};
 
-/// What is normalised before answers are compared, and why. Nothing else is.
-const NORMALISED: [(&str, &str); 5] = [
-    ("took", "Elasticsearch's own timing of each search"),
-    (
-        "window.start, window.end in format=buckets",
-        "the clock time of each request, to the second",
-    ),
-    (
-        "/metrics values",
-        "each door counts its own traffic; the metric names and types must match",
-    ),
-    (
-        "ce-id, ce-time headers",
-        "every reply event gets a fresh id and time",
-    ),
-    (
-        "date, content-length headers",
-        "the clock; the length follows the body, which differs in `took` alone",
-    ),
-];
-
-/// The response headers left out of the comparison, as listed in [`NORMALISED`].
-const HEADERS_NOT_COMPARED: [&str; 4] = ["ce-id", "ce-time", "date", "content-length"];
+#[path = "parity/normalise.rs"]
+mod normalise;
+use normalise::{HEADERS_NOT_COMPARED, NORMALISED, normalise};
 
 #[derive(Deserialize)]
 struct Corpus {
@@ -135,27 +115,6 @@ impl Case {
                 String::new()
             },
         ))
-    }
-}
-
-/// Applies [`NORMALISED`]: JSON loses `took` and the buckets window's clock times; /metrics
-/// keeps only its metric names and types.
-fn normalise(path: &str, body: &str) -> String {
-    if path == "/metrics" {
-        let mut types: Vec<&str> = body.lines().filter(|l| l.starts_with("# TYPE")).collect();
-        types.sort();
-        return types.join("\n");
-    }
-    match serde_json::from_str::<Value>(body) {
-        Ok(Value::Object(mut object)) => {
-            object.remove("took");
-            if let Some(Value::Object(window)) = object.get_mut("window") {
-                window.remove("start");
-                window.remove("end");
-            }
-            serde_json::to_string_pretty(&Value::Object(object)).unwrap()
-        }
-        _ => body.to_string(),
     }
 }
 
@@ -268,7 +227,7 @@ async fn every_door_answers_every_case_identically() {
         );
     }
 
-    let from_elasticsearch = normalise("/", &index.search(&original_body()).await.to_string());
+    let from_elasticsearch = normalise("/", &index.search_text(&original_body()).await);
     let default = corpus
         .cases
         .iter()

@@ -178,6 +178,13 @@ impl TestIndex {
         es_json(&format!("{}/_search", self.name), Some(body)).await
     }
 
+    /// The same answer, as the bytes Elasticsearch sent.
+    pub async fn search_text(&self, body: &Value) -> String {
+        let url = format!("{}/{}/_search", es_url(), self.name);
+        let response = self.client.post(url).json(body).send().await.unwrap();
+        response.text().await.unwrap()
+    }
+
     /// How many searches Elasticsearch ran on this index, from its own `_stats/search` (one
     /// query per search: test indices have one shard).
     pub async fn searches(&self) -> u64 {
