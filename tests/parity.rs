@@ -7,6 +7,7 @@
 mod support;
 
 use std::collections::BTreeMap;
+use std::process::ExitStatus;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -85,9 +86,10 @@ impl Case {
         }
     }
 
-    /// The CLI's answer to the same question: exit 0 is a 200, exit 2 a 400, exit 1 an error
-    /// from Elasticsearch; only a success has a body to compare.
-    fn run_cli(&self, index: &str) -> Option<(u16, String)> {
+    /// The CLI's answer to the same question, as an HTTP status and body; only a success has
+    /// a body to compare. An exit code that stands for no status (a panic's 101, a signal) is
+    /// an error, never taken for one.
+    fn run_cli(&self, index: &str) -> Option<Result<(u16, String), String>> {
         let args: Vec<String> = self
             .cli
             .as_ref()?
@@ -101,20 +103,41 @@ impl Case {
             &[("HOST", &es_host()), ("ES_INDEX", index)],
         );
         let stdout = String::from_utf8_lossy(&output.stdout);
-        let status = match output.status.code() {
-            Some(0) => 200,
-            Some(2) => 400,
-            _ => 502,
-        };
-        let body = stdout.strip_suffix('\n').unwrap_or(&stdout);
-        Some((
-            status,
-            if status == 200 {
-                normalise("/", body)
-            } else {
-                String::new()
-            },
-        ))
+        Some(match status_of_exit(output.status, self.status) {
+            Ok(200) => {
+                let body = stdout.strip_suffix('\n').unwrap_or(&stdout);
+                Ok((200, normalise("/", body)))
+            }
+            Ok(status) => Ok((status, String::new())),
+            Err(why) => Err(format!(
+                "{why}; stderr:\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            )),
+        })
+    }
+}
+
+/// The statuses the HTTP doors answer a runtime failure with, each of which the CLI reports as
+/// exit 1: 500 (internal), 502 (Elasticsearch refused the search, TLS, authentication), 503
+/// (unreachable) and 504 (too slow).
+const RUNTIME_FAILURES: [u16; 4] = [500, 502, 503, 504];
+
+/// The status a CLI exit stands for: 0 a 200, 2 a 400 (a usage error), and 1 a runtime failure,
+/// which is `expected` when the case expects one of [`RUNTIME_FAILURES`] (the CLI cannot say
+/// which). Any other exit is an error.
+fn status_of_exit(exit: ExitStatus, expected: u16) -> Result<u16, String> {
+    match exit.code() {
+        Some(0) => Ok(200),
+        Some(2) => Ok(400),
+        Some(1) if RUNTIME_FAILURES.contains(&expected) => Ok(expected),
+        Some(1) => Err(format!(
+            "exit 1 is a runtime failure, which is none of the statuses {RUNTIME_FAILURES:?}; \
+             the case expects {expected}"
+        )),
+        _ => Err(format!(
+            "{exit}: the CLI exits 0, 1 or 2, so this is a panic (101), a signal, or a code no \
+             status stands for"
+        )),
     }
 }
 
@@ -205,7 +228,11 @@ async fn every_door_answers_every_case_identically() {
         }
         cells.push(match case.run_cli(&index.name) {
             None => "-".to_string(),
-            Some((status, body)) => {
+            Some(Err(why)) => {
+                failures.push(format!("{} on the CLI: {why}", case.name));
+                "FAIL".to_string()
+            }
+            Some(Ok((status, body))) => {
                 // The CLI ends its output with a newline when the body lacks one.
                 let same_body =
                     body.trim_end_matches('\n') == reference.body.trim_end_matches('\n');
