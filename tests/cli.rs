@@ -2,17 +2,14 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{TestIndex, es_host, original_body, run, total_hits, without_took};
+use support::bed::Bed;
+use support::histogram::{es_buckets, histogram, hours};
+use support::{original_body, run, total_hits, without_took};
 
 const CLI: &str = env!("CARGO_BIN_EXE_wx-stats");
-
-fn hours(h: f64) -> Duration {
-    Duration::from_secs_f64(h * 3600.0)
-}
 
 /// Observations at known ages. Inside the window: bucket edges (68.0, 66.0), values that
 /// half_float rounding moves to the next bucket (69.99 → 70.0, 67.99 → 68.0, 71.99 → 72.0), a
@@ -36,49 +33,12 @@ fn observations() -> Vec<(Duration, f64)> {
     all
 }
 
-/// Counts computed here, independently of Elasticsearch: round to half precision as the
-/// half_float mapping does, then floor to the 2-degree bucket; histogram buckets between the
-/// lowest and highest are present with zero counts.
-fn expected_buckets(temperatures: &[f64]) -> BTreeMap<i64, u64> {
-    let mut counts = BTreeMap::new();
-    for &t in temperatures {
-        let stored = half::f16::from_f64(t).to_f64();
-        *counts
-            .entry(((stored / 2.0).floor() * 2.0) as i64)
-            .or_insert(0) += 1;
-    }
-    let (low, high) = (
-        *counts.keys().next().unwrap(),
-        *counts.keys().last().unwrap(),
-    );
-    (low..=high)
-        .step_by(2)
-        .map(|key| (key, counts.get(&key).copied().unwrap_or(0)))
-        .collect()
-}
-
-fn buckets_of(response: &Value) -> BTreeMap<i64, u64> {
-    let buckets = response["aggregations"]["temps"]["buckets"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no buckets in {response}"));
-    buckets
-        .iter()
-        .map(|b| {
-            (
-                b["key"].as_f64().unwrap() as i64,
-                b["doc_count"].as_u64().unwrap(),
-            )
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn cli_prints_the_histogram_elasticsearch_computes() {
-    let index = TestIndex::create("cli").await;
     let observations = observations();
-    index.add(&observations).await;
+    let bed = Bed::new("cli", &observations).await;
 
-    let output = run(CLI, &[], &[("HOST", &es_host()), ("ES_INDEX", &index.name)]);
+    let output = run(CLI, &[], &bed.env());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "wx-stats failed: {stderr}");
     let printed: Value = serde_json::from_slice(&output.stdout).unwrap();
@@ -89,35 +49,29 @@ async fn cli_prints_the_histogram_elasticsearch_computes() {
         .map(|&(_, t)| t)
         .collect();
     assert_eq!(total_hits(&printed), inside.len() as u64);
-    assert_eq!(buckets_of(&printed), expected_buckets(&inside));
-    assert_eq!(
-        buckets_of(&printed)[&70],
-        2,
+    assert_eq!(es_buckets(&printed), histogram(&inside, 2.0, &inside));
+    assert!(
+        es_buckets(&printed).contains(&(70.0, 2)),
         "69.99 is stored as 70.0 and joins 70.0"
     );
 
-    let direct = index.search(&original_body()).await;
+    let direct = bed.index.search(&original_body()).await;
     assert_eq!(
         without_took(printed),
         without_took(direct),
         "the CLI must print what Elasticsearch answers"
     );
-    index.delete().await;
 }
 
 #[tokio::test]
 async fn pretty_prints_the_same_document() {
-    let index = TestIndex::create("pretty").await;
-    index.add(&[(hours(1.0), 70.0)]).await;
-    let env = [("HOST", es_host()), ("ES_INDEX", index.name.clone())];
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let plain = run(CLI, &[], &env);
-    let pretty = run(CLI, &["--pretty"], &env);
+    let bed = Bed::new("pretty", &[(hours(1.0), 70.0)]).await;
+    let plain = run(CLI, &[], &bed.env());
+    let pretty = run(CLI, &["--pretty"], &bed.env());
     assert!(pretty.status.success());
     let pretty_text = String::from_utf8(pretty.stdout).unwrap();
     assert!(pretty_text.lines().count() > 5, "{pretty_text}");
     let a: Value = serde_json::from_slice(&plain.stdout).unwrap();
     let b: Value = serde_json::from_str(&pretty_text).unwrap();
     assert_eq!(without_took(a), without_took(b));
-    index.delete().await;
 }

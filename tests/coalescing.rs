@@ -1,87 +1,126 @@
-//! Identical requests in flight cost Elasticsearch one search, counted by Elasticsearch itself.
+//! Identical requests in flight cost Elasticsearch one search, counted by Elasticsearch itself;
+//! a failed search is not kept. The Router runs in-process, in front of the real Elasticsearch
+//! behind a fault-injecting proxy.
 
 mod support;
 
 use std::time::Duration;
 
-use support::doors::KNATIVE;
-use support::server::Server;
-use support::{TestIndex, es_host, fetch};
+use support::bed::Bed;
+use support::inprocess::serve_router;
+use support::server::{delaying_proxy, failing_once_proxy, wait_calls_in_flight};
+use support::{error_type, es_host, read};
 
-async fn fifty_at_once(base: &str) -> Vec<(u16, String)> {
+/// How long the proxy holds each connection to Elasticsearch: every request below arrives
+/// long before the first search can answer.
+const SLOW: Duration = Duration::from_secs(2);
+
+/// One answer: its status, Cache-Control header and body.
+type Answer = (u16, Option<String>, String);
+
+/// The Cache-Control header, if there is one.
+fn cache_control(response: &reqwest::Response) -> Option<String> {
+    let value = response.headers().get("cache-control")?;
+    Some(value.to_str().unwrap().to_string())
+}
+
+/// Fifty identical requests sent at once: their answers.
+async fn fifty_at_once(base: String) -> Vec<Answer> {
     let mut requests = tokio::task::JoinSet::new();
     for _ in 0..50 {
         let url = format!("{base}/?format=buckets");
         requests.spawn(async move {
-            let (status, _, body) = fetch("GET", &url).await;
-            (status, body)
+            let response = reqwest::get(&url).await.unwrap();
+            let cache = cache_control(&response);
+            let (status, _, body) = read(response).await;
+            (status, cache, body)
         });
     }
     requests.join_all().await
 }
 
-#[tokio::test]
-async fn fifty_concurrent_identical_requests_cost_one_search() {
-    let index = TestIndex::create("coalescing").await;
-    index.add(&[(Duration::from_secs(60), 70.0)]).await;
-    let door = Server::start(
-        KNATIVE,
-        "PORT",
-        &[("HOST", &es_host()), ("ES_INDEX", &index.name)],
-    )
-    .await;
-    let before = index.searches().await;
-    let answers = fifty_at_once(&door.base).await;
+/// Sends fifty identical requests while Elasticsearch is slowed, checks that all fifty were in
+/// the Router at once before any was answered, and that each was answered with the one
+/// observation and Cache-Control `expected_cache`. Returns how many searches they cost.
+async fn searches_for_fifty_in_flight(
+    bed: &Bed,
+    more: &[(&str, &str)],
+    expected_cache: &str,
+) -> u64 {
+    let slow_es = delaying_proxy(es_host(), SLOW).await;
+    let env = [bed.env_via(&slow_es), more.to_vec()].concat();
+    let router = serve_router(&env).await;
+    let before = bed.index.searches().await;
+    let answers = tokio::spawn(fifty_at_once(router.base.clone()));
+    // Within half the proxy's delay: no search has answered yet, so neither has any request.
     assert!(
-        answers
-            .iter()
-            .all(|(status, body)| *status == 200 && body.contains("\"total\":1")),
-        "{answers:?}"
+        wait_calls_in_flight(&router.base, 50, SLOW / 2).await,
+        "all fifty requests must be waiting at once, before any answer exists"
     );
-    let searches = index.searches().await - before;
-    println!(
-        "50 concurrent identical requests: {searches} search(es) in Elasticsearch's _stats/search"
+    let answers = answers.await.unwrap();
+    assert!(
+        answers.iter().all(|(status, cache, body)| *status == 200
+            && cache.as_deref() == Some(expected_cache)
+            && body.contains("\"total\":1")),
+        "each a 200 with {expected_cache}: {answers:?}"
     );
-    assert_eq!(searches, 1, "50 identical requests must share one search");
-
-    let response = reqwest::get(&door.base).await.unwrap();
-    assert_eq!(response.headers()["cache-control"], "max-age=15");
-    index.delete().await;
+    bed.index.searches().await - before
 }
 
 #[tokio::test]
-async fn with_the_cache_off_every_request_searches() {
-    let index = TestIndex::create("no-coalescing").await;
-    index.add(&[(Duration::from_secs(60), 70.0)]).await;
-    let env = [
-        ("HOST", es_host()),
-        ("ES_INDEX", index.name.clone()),
-        ("CACHE_TTL", "0".into()),
-    ];
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let door = Server::start(KNATIVE, "PORT", &env).await;
-    let before = index.searches().await;
-    let answers = fifty_at_once(&door.base).await;
-    assert!(answers.iter().all(|(status, _)| *status == 200));
+async fn fifty_identical_requests_in_flight_before_any_answer_cost_one_search() {
+    let bed = Bed::new("coalescing", &[(Duration::from_secs(60), 70.0)]).await;
+    let searches = searches_for_fifty_in_flight(&bed, &[], "max-age=15").await;
+    println!(
+        "50 identical requests in flight at once: {searches} search(es) in Elasticsearch's \
+         _stats/search"
+    );
     assert_eq!(
-        index.searches().await - before,
-        50,
+        searches, 1,
+        "50 identical requests in flight must share one search"
+    );
+}
+
+#[tokio::test]
+async fn with_the_cache_off_every_request_in_flight_searches() {
+    let bed = Bed::new("no-coalescing", &[(Duration::from_secs(60), 70.0)]).await;
+    let searches = searches_for_fifty_in_flight(&bed, &[("CACHE_TTL", "0")], "max-age=0").await;
+    assert_eq!(
+        searches, 50,
         "the count is Elasticsearch's own, so it sees every search"
     );
-    let response = reqwest::get(&door.base).await.unwrap();
-    assert_eq!(response.headers()["cache-control"], "max-age=0");
-    index.delete().await;
 }
 
 #[tokio::test]
-async fn errors_are_not_cached() {
-    let door = Server::start(KNATIVE, "PORT", &[("HOST", "127.0.0.1:1")]).await;
-    for _ in 0..2 {
-        let response = reqwest::get(&door.base).await.unwrap();
-        assert_eq!(response.status(), 503);
-        assert!(
-            response.headers().get("cache-control").is_none(),
-            "an error must not invite caching"
-        );
-    }
+async fn a_failed_search_is_not_kept() {
+    let bed = Bed::new("errors-not-kept", &[(Duration::from_secs(60), 70.0)]).await;
+    let refusing_once = failing_once_proxy(es_host()).await;
+    // The default CACHE_TTL: the cache is on.
+    let router = serve_router(&bed.env_via(&refusing_once)).await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/?format=buckets", router.base);
+
+    let first = client.get(&url).send().await.unwrap();
+    assert_eq!(first.status(), 503, "the proxy refuses the first search");
+    assert_eq!(
+        cache_control(&first),
+        None,
+        "an error must not invite caching"
+    );
+    let (_, _, body) = read(first).await;
+    assert_eq!(
+        error_type(&body, 503),
+        "elasticsearch_unavailable",
+        "{body}"
+    );
+
+    let second = client.get(&url).send().await.unwrap();
+    let cache = cache_control(&second);
+    let (status, _, body) = read(second).await;
+    assert_eq!(
+        status, 200,
+        "the same request again must search again, not get the kept error: {body}"
+    );
+    assert!(body.contains("\"total\":1"), "{body}");
+    assert_eq!(cache.as_deref(), Some("max-age=15"), "the cache is on");
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use support::doors::{Doors, KNATIVE, KUBELESS};
 use support::load::Load;
-use support::server::{Server, delaying_proxy};
+use support::server::{Server, delaying_proxy, wait_calls_in_flight};
 use support::{TestIndex, error_type, es_host, fetch, start_es, stop_es, total_hits};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -72,7 +72,6 @@ async fn stopped_elasticsearch_is_503_within_a_second_and_recovery_needs_no_rest
         );
     }
     assert!(doors.all_running(), "a door exited during the fault");
-    index.delete().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -159,27 +158,6 @@ async fn slow_elasticsearch_is_504_close_to_es_timeout_on_every_door() {
     }
 }
 
-/// `function_calls_in_flight` from a door's /metrics.
-async fn in_flight(door: &Server) -> u64 {
-    let (_, _, text) = fetch("GET", &format!("{}/metrics", door.base)).await;
-    text.lines()
-        .find_map(|line| line.strip_prefix("function_calls_in_flight "))
-        .and_then(|value| value.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no function_calls_in_flight in:\n{text}"))
-}
-
-/// Polls `in_flight` for up to `limit` until it equals `wanted`.
-async fn wait_in_flight(door: &Server, wanted: u64, limit: Duration) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if in_flight(door).await == wanted {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
-}
-
 #[tokio::test]
 async fn a_client_that_disconnects_leaves_no_call_in_flight() {
     // Elasticsearch answers only after 10 s: long after the client has gone.
@@ -193,13 +171,13 @@ async fn a_client_that_disconnects_leaves_no_call_in_flight() {
             .await
             .unwrap();
         assert!(
-            wait_in_flight(&door, 1, Duration::from_secs(3)).await,
+            wait_calls_in_flight(&door.base, 1, Duration::from_secs(3)).await,
             "the call never started"
         );
         drop(client);
         // Well before Elasticsearch would have answered: the call was dropped, not finished.
         assert!(
-            wait_in_flight(&door, 0, Duration::from_secs(3)).await,
+            wait_calls_in_flight(&door.base, 0, Duration::from_secs(3)).await,
             "{binary}: a call stayed in flight after its client left"
         );
         assert!(door.log().contains("call abandoned"), "{}", door.log());

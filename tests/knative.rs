@@ -6,42 +6,36 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::bed::Bed;
 use support::doors::KNATIVE;
 use support::server::{Server, delaying_proxy, send_signal};
-use support::{TestIndex, cli_output, error_type, es_host, fetch, without_took};
+use support::{cli_output, error_type, es_host, fetch, without_took};
 
 #[tokio::test]
 async fn answers_as_the_cli_does() {
-    let index = TestIndex::create("knative").await;
-    index
-        .add(&[
+    let bed = Bed::new(
+        "knative",
+        &[
             (Duration::from_secs(600), 64.2),
             (Duration::from_secs(1200), 66.1),
-        ])
-        .await;
-    let door = Server::start(
-        KNATIVE,
-        "PORT",
-        &[("HOST", &es_host()), ("ES_INDEX", &index.name)],
+        ],
     )
     .await;
+    let door = bed.door(KNATIVE).await;
     let (status, content_type, body) = fetch("GET", &door.base).await;
     assert_eq!((status, content_type.as_str()), (200, "application/json"));
     let answer: Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(without_took(answer), without_took(cli_output(&index.name)));
-    index.delete().await;
+    assert_eq!(
+        without_took(answer),
+        without_took(cli_output(&bed.index.name))
+    );
 }
 
 #[tokio::test]
 async fn sigterm_drains_the_request_in_flight_then_exits_0() {
-    let index = TestIndex::create("knative-drain").await;
+    let bed = Bed::new("knative-drain", &[]).await;
     let slow_es = delaying_proxy(es_host(), Duration::from_secs(3)).await;
-    let mut door = Server::start(
-        KNATIVE,
-        "PORT",
-        &[("HOST", &slow_es), ("ES_INDEX", &index.name)],
-    )
-    .await;
+    let mut door = Server::start(KNATIVE, "PORT", &bed.env_via(&slow_es)).await;
 
     let url = format!("{}/", door.base);
     let in_flight = tokio::spawn(async move { fetch("GET", &url).await });
@@ -74,7 +68,6 @@ async fn sigterm_drains_the_request_in_flight_then_exits_0() {
         signalled.elapsed()
     );
     assert_eq!(code, Some(0), "log:\n{}", door.log());
-    index.delete().await;
 }
 
 #[tokio::test]
@@ -89,19 +82,9 @@ async fn an_idle_door_exits_0_on_sigterm() {
 
 #[tokio::test]
 async fn cloud_events_in_both_modes_get_a_binary_reply() {
-    let index = TestIndex::create("knative-ce").await;
-    index.add(&[(Duration::from_secs(600), 70.0)]).await;
-    let door = Server::start(
-        KNATIVE,
-        "PORT",
-        &[
-            ("HOST", &es_host()),
-            ("ES_INDEX", &index.name),
-            ("K_SERVICE", "wx"),
-        ],
-    )
-    .await;
-    let expected = without_took(cli_output(&index.name));
+    let bed = Bed::new("knative-ce", &[(Duration::from_secs(600), 70.0)]).await;
+    let door = bed.door_with(KNATIVE, &[("K_SERVICE", "wx")]).await;
+    let expected = without_took(cli_output(&bed.index.name));
     let client = reqwest::Client::new();
 
     let binary = client
@@ -152,5 +135,4 @@ async fn cloud_events_in_both_modes_get_a_binary_reply() {
         labelled >= 3,
         "expected the start line and the three calls to carry K_SERVICE=wx:\n{log}"
     );
-    index.delete().await;
 }

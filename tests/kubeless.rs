@@ -5,28 +5,25 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::bed::Bed;
 use support::doors::KUBELESS;
 use support::server::{Server, delaying_proxy};
 use support::{TestIndex, cli_output, error_type, es_host, fetch, run, without_took};
 
 #[tokio::test]
 async fn answers_as_the_cli_does_and_counts_calls() {
-    let index = TestIndex::create("kubeless").await;
-    index
-        .add(&[
+    let bed = Bed::new(
+        "kubeless",
+        &[
             (Duration::from_secs(3600), 68.4),
             (Duration::from_secs(7200), 71.0),
-        ])
-        .await;
-    let door = Server::start(
-        KUBELESS,
-        "FUNC_PORT",
-        &[("HOST", &es_host()), ("ES_INDEX", &index.name)],
+        ],
     )
     .await;
+    let door = bed.door(KUBELESS).await;
 
     assert_eq!(fetch("GET", &format!("{}/healthz", door.base)).await.0, 200);
-    let expected = without_took(cli_output(&index.name));
+    let expected = without_took(cli_output(&bed.index.name));
     for (method, path) in [
         ("GET", "/"),
         ("POST", "/anything"),
@@ -74,7 +71,6 @@ async fn answers_as_the_cli_does_and_counts_calls() {
         options.headers()["access-control-allow-methods"],
         "GET, POST, OPTIONS"
     );
-    index.delete().await;
 }
 
 #[tokio::test]
@@ -103,13 +99,10 @@ async fn elasticsearch_down_is_503_and_the_door_keeps_serving() {
 
 #[tokio::test]
 async fn a_call_longer_than_func_timeout_is_408() {
-    let index = TestIndex::create("kubeless-slow").await;
+    let bed = Bed::new("kubeless-slow", &[]).await;
     let slow_es = delaying_proxy(es_host(), Duration::from_secs(4)).await;
-    let env = [
-        ("HOST", slow_es.as_str()),
-        ("ES_INDEX", &index.name),
-        ("FUNC_TIMEOUT", "1"),
-    ];
+    let mut env = bed.env_via(&slow_es);
+    env.push(("FUNC_TIMEOUT", "1"));
     let door = Server::start(KUBELESS, "FUNC_PORT", &env).await;
     let started = Instant::now();
     let (status, _, body) = fetch("GET", &door.base).await;
@@ -119,19 +112,13 @@ async fn a_call_longer_than_func_timeout_is_408() {
     );
     assert_eq!(status, 408, "{body}");
     assert_eq!(error_type(&body, 408), "function_timeout");
-    index.delete().await;
 }
 
 #[tokio::test]
 async fn an_elasticsearch_rejection_is_502_with_its_reason() {
-    let index = TestIndex::create_unaggregatable("kubeless-keyword").await;
-    index.add(&[(Duration::from_secs(60), 70.0)]).await;
-    let door = Server::start(
-        KUBELESS,
-        "FUNC_PORT",
-        &[("HOST", &es_host()), ("ES_INDEX", &index.name)],
-    )
-    .await;
+    let keyword = TestIndex::create_unaggregatable("kubeless-keyword").await;
+    let bed = Bed::on(keyword, &[(Duration::from_secs(60), 70.0)]).await;
+    let door = bed.door(KUBELESS).await;
     let (status, _, body) = fetch("GET", &door.base).await;
     assert_eq!(status, 502, "{body}");
     assert_eq!(error_type(&body, 502), "illegal_argument_exception");
@@ -139,7 +126,6 @@ async fn an_elasticsearch_rejection_is_502_with_its_reason() {
         body.contains("rxtxMsg.payload.currently.temperature"),
         "{body}"
     );
-    index.delete().await;
 }
 
 #[test]

@@ -6,9 +6,10 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::bed::Bed;
 use support::doors::{Doors, KNATIVE, KUBELESS};
 use support::server::Server;
-use support::{TestIndex, error_type, es_host, read, total_hits};
+use support::{TestIndex, error_type, read, total_hits};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use wx_stats::http::serve::HEADER_READ_TIMEOUT;
@@ -106,8 +107,7 @@ fn first_line(answer: &str) -> &str {
 
 #[tokio::test]
 async fn no_request_reaches_another_index_or_host() {
-    let allowed = TestIndex::create("limits-allowed").await;
-    allowed.add(&[(Duration::from_secs(60), 70.0)]).await;
+    let allowed = Bed::new("limits-allowed", &[(Duration::from_secs(60), 70.0)]).await;
     let private = TestIndex::create_forbidden("limits").await;
     private
         .add(&[
@@ -115,14 +115,10 @@ async fn no_request_reaches_another_index_or_host() {
             (Duration::from_secs(120), 11.0),
         ])
         .await;
-    let host = es_host();
-    let env = [
-        ("HOST", host.as_str()),
-        ("ES_INDEX", &allowed.name),
-        ("CACHE_TTL", "0"),
-    ];
+    let mut env = allowed.env();
+    env.push(("CACHE_TTL", "0"));
     let searches_before = private.searches().await;
-    let (p, a) = (private.name.as_str(), allowed.name.as_str());
+    let (p, a) = (private.name.as_str(), allowed.index.name.as_str());
     let steering = [
         format!("index={p}"),
         format!("index={a},{p}"),
@@ -175,6 +171,4 @@ async fn no_request_reaches_another_index_or_host() {
         searches_before,
         "a request searched {p}"
     );
-    allowed.delete().await;
-    private.delete().await;
 }

@@ -11,10 +11,9 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
+use support::bed::Bed;
 use support::doors::KUBELESS;
 use support::load::{Load, LoadReport, rss_kib};
-use support::server::Server;
-use support::{TestIndex, es_host};
 
 fn setting(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -46,20 +45,15 @@ async fn memory_stays_flat_under_load_with_the_cache_off() {
     let requests = setting("LOAD_REQUESTS", 100_000);
     let concurrency = setting("LOAD_CONCURRENCY", 256) as usize;
     let warm_up = requests / 10;
-    let index = TestIndex::create("load").await;
-    index
-        .add(&[
+    let bed = Bed::new(
+        "load",
+        &[
             (Duration::from_secs(600), 68.0),
             (Duration::from_secs(1200), 71.5),
-        ])
-        .await;
-    let host = es_host();
-    let env = [
-        ("HOST", host.as_str()),
-        ("ES_INDEX", &index.name),
-        ("CACHE_TTL", "0"),
-    ];
-    let door = Server::start(KUBELESS, "FUNC_PORT", &env).await;
+        ],
+    )
+    .await;
+    let door = bed.door_with(KUBELESS, &[("CACHE_TTL", "0")]).await;
     let load = |requests| Load {
         url: format!("{}/?format=buckets", door.base),
         requests,
@@ -94,5 +88,4 @@ async fn memory_stays_flat_under_load_with_the_cache_off() {
     assert_eq!(first.unexpected(&[200]), 0, "{first:?}");
     assert_eq!(rest.unexpected(&[200]), 0, "{rest:?}");
     assert!(growth <= 0.10, "RSS grew by {:.1}%", growth * 100.0);
-    index.delete().await;
 }

@@ -1,103 +1,113 @@
-//! Query parameters and formats against a real Elasticsearch, on the real door processes.
+//! Query parameters and formats against a real Elasticsearch, on the Router in-process; bad
+//! parameters on every door's real process. Expected buckets are computed from the
+//! observations' values (support::histogram), not taken from another answer.
 
 mod support;
 
-use std::collections::BTreeMap;
-use std::time::Duration;
-
 use serde_json::Value;
-use support::doors::{Doors, KNATIVE, KUBELESS};
-use support::server::Server;
-use support::{TestIndex, error_type, es_host, fetch};
+use support::bed::Bed;
+use support::histogram::{es_buckets, histogram, observations, temperatures};
+use support::inprocess::{InProcess, serve_router};
+use support::{error_type, fetch};
 
-fn hours(h: f64) -> Duration {
-    Duration::from_secs_f64(h * 3600.0)
+/// A test index holding support::histogram's observations, and the Router in front of it.
+async fn router_on_observations(label: &str) -> (Bed, InProcess) {
+    let bed = Bed::new(label, &observations()).await;
+    let router = serve_router(&bed.env()).await;
+    (bed, router)
 }
 
-/// Ages and temperatures: four inside 6 h, three between 6 h and 24 h.
-const OBSERVATIONS: [(f64, f64); 7] = [
-    (0.5, 61.2),
-    (2.0, 64.99),
-    (4.0, 65.0),
-    (5.5, 72.4),
-    (7.0, 66.0),
-    (12.0, 80.0),
-    (20.0, 55.5),
-];
-
-async fn index_with_observations(label: &str) -> TestIndex {
-    let index = TestIndex::create(label).await;
-    let observations: Vec<(Duration, f64)> = OBSERVATIONS
+/// The (from, count) of each bucket of a `format=buckets` answer, each checked to be
+/// `interval` wide.
+fn compact_buckets(body: &str, interval: f64) -> Vec<(f64, u64)> {
+    let answer: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    answer["buckets"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no buckets in {body}"))
         .iter()
-        .map(|&(age, t)| (hours(age), t))
-        .collect();
-    index.add(&observations).await;
-    index
-}
-
-/// Counts per bucket, computed here: half_float rounding, then the bucket's lower edge.
-fn expected(max_age: f64, interval: f64) -> BTreeMap<i64, u64> {
-    let mut counts = BTreeMap::new();
-    for &(age, t) in OBSERVATIONS.iter().filter(|(age, _)| *age < max_age) {
-        let _ = age;
-        let stored = half::f16::from_f64(t).to_f64();
-        *counts
-            .entry(((stored / interval).floor() * interval) as i64)
-            .or_insert(0) += 1;
-    }
-    counts
-}
-
-fn non_empty(buckets: impl Iterator<Item = (i64, u64)>) -> BTreeMap<i64, u64> {
-    buckets.filter(|(_, count)| *count > 0).collect()
+        .map(|b| {
+            let (from, to) = (b["from"].as_f64().unwrap(), b["to"].as_f64().unwrap());
+            assert_eq!(to - from, interval, "{b}");
+            (from, b["count"].as_u64().unwrap())
+        })
+        .collect()
 }
 
 #[tokio::test]
 async fn hours_and_interval_shape_the_histogram() {
-    let index = index_with_observations("params-window").await;
-    let door = Server::start(
-        KUBELESS,
-        "FUNC_PORT",
-        &[("HOST", &es_host()), ("ES_INDEX", &index.name)],
-    )
-    .await;
-    let (status, _, body) = fetch("GET", &format!("{}/?hours=6&interval=5", door.base)).await;
+    let (_bed, router) = router_on_observations("params-window").await;
+    let (status, _, body) = fetch("GET", &format!("{}/?hours=6&interval=5", router.base)).await;
     assert_eq!(status, 200, "{body}");
     let es: Value = serde_json::from_str(&body).unwrap();
+    let recent = temperatures(6.0);
     assert_eq!(
-        es["hits"]["total"]["value"], 4,
+        es["hits"]["total"]["value"],
+        recent.len(),
         "only the observations of the last 6 h: {es}"
     );
-    let buckets = es["aggregations"]["temps"]["buckets"].as_array().unwrap();
-    let keys: Vec<f64> = buckets.iter().map(|b| b["key"].as_f64().unwrap()).collect();
+    let buckets = es_buckets(&es);
     assert!(
-        keys.windows(2).all(|w| w[1] - w[0] == 5.0),
-        "buckets 5 wide: {keys:?}"
+        buckets.windows(2).all(|w| w[1].0 - w[0].0 == 5.0),
+        "buckets 5 wide: {buckets:?}"
     );
-    let counts = non_empty(buckets.iter().map(|b| {
-        (
-            b["key"].as_f64().unwrap() as i64,
-            b["doc_count"].as_u64().unwrap(),
-        )
-    }));
     assert_eq!(
-        counts,
-        expected(6.0, 5.0),
-        "64.99 is stored as 65.0 and joins 65.0's bucket"
+        buckets,
+        histogram(&recent, 5.0, &recent),
+        "71.99 is stored as 72.0, still in the 70 bucket"
     );
-    index.delete().await;
+}
+
+#[tokio::test]
+async fn fill_keeps_every_bucket_of_the_observed_range_with_zeros() {
+    let (_bed, router) = router_on_observations("params-fill").await;
+    let get = |query: &str| {
+        let url = format!("{}/?{query}", router.base);
+        async move { fetch("GET", &url).await }
+    };
+    let (status, _, body) = get("hours=6&interval=2&fill=true&format=buckets").await;
+    assert_eq!(status, 200, "{body}");
+    // The axis spans every value ever observed (55.5 and 80.0 are older than 6 h), while the
+    // counts are the last 6 hours'.
+    let expected = histogram(&temperatures(6.0), 2.0, &temperatures(f64::INFINITY));
+    assert_eq!(expected.first(), Some(&(54.0, 0)));
+    assert_eq!(expected.last(), Some(&(80.0, 0)));
+    assert_eq!(compact_buckets(&body, 2.0), expected, "{body}");
+
+    let (_, _, unfilled) = get("hours=6&interval=2&format=buckets").await;
+    let recent = temperatures(6.0);
+    assert_eq!(
+        compact_buckets(&unfilled, 2.0),
+        histogram(&recent, 2.0, &recent),
+        "without fill, only the buckets between the last 6 hours' own extremes"
+    );
+}
+
+#[tokio::test]
+async fn min_doc_count_leaves_out_sparser_buckets() {
+    let (_bed, router) = router_on_observations("params-min-doc-count").await;
+    let url = format!(
+        "{}/?hours=6&interval=2&min_doc_count=2&format=buckets",
+        router.base
+    );
+    let (status, _, body) = fetch("GET", &url).await;
+    assert_eq!(status, 200, "{body}");
+    let recent = temperatures(6.0);
+    let expected: Vec<(f64, u64)> = histogram(&recent, 2.0, &recent)
+        .into_iter()
+        .filter(|(_, count)| *count >= 2)
+        .collect();
+    assert_eq!(
+        expected,
+        [(60.0, 2), (70.0, 2)],
+        "71.99 is stored as 72.0, so 70 holds two, not three"
+    );
+    assert_eq!(compact_buckets(&body, 2.0), expected, "{body}");
 }
 
 #[tokio::test]
 async fn csv_and_buckets_agree_with_es_bucket_for_bucket() {
-    let index = index_with_observations("params-formats").await;
-    let door = Server::start(
-        KNATIVE,
-        "PORT",
-        &[("HOST", &es_host()), ("ES_INDEX", &index.name)],
-    )
-    .await;
-    let base = door.base.clone();
+    let (_bed, router) = router_on_observations("params-formats").await;
+    let base = router.base.clone();
     let get = |query: &str| {
         let url = format!("{base}/?{query}");
         async move { fetch("GET", &url).await }
@@ -142,7 +152,7 @@ async fn csv_and_buckets_agree_with_es_bucket_for_bucket() {
     assert_eq!(from_csv, from_es);
 
     let accept_csv = reqwest::Client::new()
-        .get(format!("{}/?interval=3", door.base))
+        .get(format!("{}/?interval=3", router.base))
         .header("accept", "text/csv")
         .send()
         .await
@@ -152,19 +162,12 @@ async fn csv_and_buckets_agree_with_es_bucket_for_bucket() {
         csv,
         "Accept: text/csv selects the same CSV"
     );
-    index.delete().await;
 }
 
 #[tokio::test]
 async fn svg_parses_rasterises_and_has_one_bar_per_non_empty_bucket() {
-    let index = index_with_observations("params-svg").await;
-    let door = Server::start(
-        KUBELESS,
-        "FUNC_PORT",
-        &[("HOST", &es_host()), ("ES_INDEX", &index.name)],
-    )
-    .await;
-    let (status, content_type, svg) = fetch("GET", &format!("{}/?format=svg", door.base)).await;
+    let (_bed, router) = router_on_observations("params-svg").await;
+    let (status, content_type, svg) = fetch("GET", &format!("{}/?format=svg", router.base)).await;
     assert_eq!((status, content_type.as_str()), (200, "image/svg+xml"));
 
     let tree = resvg::usvg::Tree::from_str(&svg, &resvg::usvg::Options::default())
@@ -191,13 +194,17 @@ async fn svg_parses_rasterises_and_has_one_bar_per_non_empty_bucket() {
         .descendants()
         .filter(|n| n.has_tag_name("rect") && n.attribute("fill") == Some("#2B6CB0"))
         .count();
-    assert_eq!(
-        bars,
-        expected(24.0, 2.0).len(),
-        "one bar per non-empty bucket"
-    );
+    let all = temperatures(24.0);
+    let non_empty = histogram(&all, 2.0, &all)
+        .iter()
+        .filter(|(_, count)| *count > 0)
+        .count();
+    assert_eq!(bars, non_empty, "one bar per non-empty bucket");
     assert!(
-        svg.contains("temperature, last 24 h (7 observations)"),
+        svg.contains(&format!(
+            "temperature, last 24 h ({} observations)",
+            all.len()
+        )),
         "titled with the field and window"
     );
 
@@ -205,7 +212,7 @@ async fn svg_parses_rasterises_and_has_one_bar_per_non_empty_bucket() {
         "GET",
         &format!(
             "{}/?format=svg&hours=1&field=rxtxMsg.payload.currently.ozone",
-            door.base
+            router.base
         ),
     )
     .await;
@@ -214,7 +221,6 @@ async fn svg_parses_rasterises_and_has_one_bar_per_non_empty_bucket() {
         empty.contains("No observations of ozone in the last 1 h"),
         "{empty}"
     );
-    index.delete().await;
 }
 
 /// The acceptance's bad requests, each answered 400 with the JSON shape on every door.
@@ -229,10 +235,8 @@ const BAD: [(&str, &str); 6] = [
 
 #[tokio::test]
 async fn bad_parameters_are_400_on_every_door() {
-    let index = index_with_observations("params-bad").await;
-    let env = [("HOST", es_host()), ("ES_INDEX", index.name.clone())];
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let doors = Doors::start(&env).await;
+    let bed = Bed::new("params-bad", &observations()).await;
+    let doors = bed.doors().await;
     let functions = doors.functions();
     for (query, parameter) in BAD {
         for (_, base) in &functions {
@@ -258,27 +262,20 @@ async fn bad_parameters_are_400_on_every_door() {
         status == 400 && body.contains("cannot make a histogram"),
         "explains why: {body}"
     );
-    index.delete().await;
 }
 
 #[tokio::test]
 async fn a_json_body_carries_the_same_parameters() {
-    let index = index_with_observations("params-body").await;
-    let door = Server::start(
-        KUBELESS,
-        "FUNC_PORT",
-        &[("HOST", &es_host()), ("ES_INDEX", &index.name)],
-    )
-    .await;
+    let (_bed, router) = router_on_observations("params-body").await;
     let client = reqwest::Client::new();
     let by_query = fetch(
         "GET",
-        &format!("{}/?hours=6&interval=5&format=buckets", door.base),
+        &format!("{}/?hours=6&interval=5&format=buckets", router.base),
     )
     .await
     .2;
     let by_body = client
-        .post(&door.base)
+        .post(&router.base)
         .header("content-type", "application/json")
         .body(r#"{"hours":6,"interval":5,"format":"buckets"}"#);
     let by_body = by_body.send().await.unwrap().text().await.unwrap();
@@ -290,7 +287,7 @@ async fn a_json_body_carries_the_same_parameters() {
     assert_eq!(strip_window(&by_body), strip_window(&by_query));
     for bad in ["{not json", "[1,2]", r#"{"hours":"many"}"#] {
         let response = client
-            .post(&door.base)
+            .post(&router.base)
             .header("content-type", "application/json")
             .body(bad)
             .send()
@@ -298,5 +295,4 @@ async fn a_json_body_carries_the_same_parameters() {
             .unwrap();
         assert_eq!(response.status(), 400, "{bad}");
     }
-    index.delete().await;
 }

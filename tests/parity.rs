@@ -1,42 +1,24 @@
 //! Parity: every request in `tests/parity/cases.json` goes to the Kubeless, Knative and Lambda
 //! doors (real processes, Lambda behind cargo-lambda's emulator) and, where it has a flag, to the
-//! CLI. Status, headers and body must be identical, and the default request must equal
-//! Elasticsearch's own answer to the original body.
+//! CLI. Status, headers and body bytes must be identical, and the default request must equal
+//! Elasticsearch's own answer to the original body, byte for byte, but for what
+//! `normalise::NORMALISED` lists.
 
 mod support;
 
 use std::collections::BTreeMap;
+use std::process::ExitStatus;
 use std::time::Duration;
 
 use serde::Deserialize;
-use serde_json::Value;
 use similar::TextDiff;
+use support::bed::Bed;
 use support::doors::Doors;
-use support::{TestIndex, es_host, original_body, run};
+use support::{es_host, original_body, run};
 
-/// What is normalised before answers are compared, and why. Nothing else is.
-const NORMALISED: [(&str, &str); 5] = [
-    ("took", "Elasticsearch's own timing of each search"),
-    (
-        "window.start, window.end in format=buckets",
-        "the clock time of each request, to the second",
-    ),
-    (
-        "/metrics values",
-        "each door counts its own traffic; the metric names and types must match",
-    ),
-    (
-        "ce-id, ce-time headers",
-        "every reply event gets a fresh id and time",
-    ),
-    (
-        "date, content-length headers",
-        "the clock; the length follows the body, which differs in `took` alone",
-    ),
-];
-
-/// The response headers left out of the comparison, as listed in [`NORMALISED`].
-const HEADERS_NOT_COMPARED: [&str; 4] = ["ce-id", "ce-time", "date", "content-length"];
+#[path = "parity/normalise.rs"]
+mod normalise;
+use normalise::{HEADERS_NOT_COMPARED, NORMALISED, normalise};
 
 #[derive(Deserialize)]
 struct Corpus {
@@ -104,9 +86,10 @@ impl Case {
         }
     }
 
-    /// The CLI's answer to the same question: exit 0 is a 200, exit 2 a 400, exit 1 an error
-    /// from Elasticsearch; only a success has a body to compare.
-    fn run_cli(&self, index: &str) -> Option<(u16, String)> {
+    /// The CLI's answer to the same question, as an HTTP status and body; only a success has
+    /// a body to compare. An exit code that stands for no status (a panic's 101, a signal) is
+    /// an error, never taken for one.
+    fn run_cli(&self, index: &str) -> Option<Result<(u16, String), String>> {
         let args: Vec<String> = self
             .cli
             .as_ref()?
@@ -120,41 +103,41 @@ impl Case {
             &[("HOST", &es_host()), ("ES_INDEX", index)],
         );
         let stdout = String::from_utf8_lossy(&output.stdout);
-        let status = match output.status.code() {
-            Some(0) => 200,
-            Some(2) => 400,
-            _ => 502,
-        };
-        let body = stdout.strip_suffix('\n').unwrap_or(&stdout);
-        Some((
-            status,
-            if status == 200 {
-                normalise("/", body)
-            } else {
-                String::new()
-            },
-        ))
+        Some(match status_of_exit(output.status, self.status) {
+            Ok(200) => {
+                let body = stdout.strip_suffix('\n').unwrap_or(&stdout);
+                Ok((200, normalise("/", body)))
+            }
+            Ok(status) => Ok((status, String::new())),
+            Err(why) => Err(format!(
+                "{why}; stderr:\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            )),
+        })
     }
 }
 
-/// Applies [`NORMALISED`]: JSON loses `took` and the buckets window's clock times; /metrics
-/// keeps only its metric names and types.
-fn normalise(path: &str, body: &str) -> String {
-    if path == "/metrics" {
-        let mut types: Vec<&str> = body.lines().filter(|l| l.starts_with("# TYPE")).collect();
-        types.sort();
-        return types.join("\n");
-    }
-    match serde_json::from_str::<Value>(body) {
-        Ok(Value::Object(mut object)) => {
-            object.remove("took");
-            if let Some(Value::Object(window)) = object.get_mut("window") {
-                window.remove("start");
-                window.remove("end");
-            }
-            serde_json::to_string_pretty(&Value::Object(object)).unwrap()
-        }
-        _ => body.to_string(),
+/// The statuses the HTTP doors answer a runtime failure with, each of which the CLI reports as
+/// exit 1: 500 (internal), 502 (Elasticsearch refused the search, TLS, authentication), 503
+/// (unreachable) and 504 (too slow).
+const RUNTIME_FAILURES: [u16; 4] = [500, 502, 503, 504];
+
+/// The status a CLI exit stands for: 0 a 200, 2 a 400 (a usage error), and 1 a runtime failure,
+/// which is `expected` when the case expects one of [`RUNTIME_FAILURES`] (the CLI cannot say
+/// which). Any other exit is an error.
+fn status_of_exit(exit: ExitStatus, expected: u16) -> Result<u16, String> {
+    match exit.code() {
+        Some(0) => Ok(200),
+        Some(2) => Ok(400),
+        Some(1) if RUNTIME_FAILURES.contains(&expected) => Ok(expected),
+        Some(1) => Err(format!(
+            "exit 1 is a runtime failure, which is none of the statuses {RUNTIME_FAILURES:?}; \
+             the case expects {expected}"
+        )),
+        _ => Err(format!(
+            "{exit}: the CLI exits 0, 1 or 2, so this is a panic (101), a signal, or a code no \
+             status stands for"
+        )),
     }
 }
 
@@ -167,8 +150,7 @@ fn diff(expected: &str, actual: &str) -> String {
 }
 
 /// A fixed dataset: 400 observations, one every 4 minutes, the oldest 26.6 h ago.
-async fn parity_index() -> TestIndex {
-    let index = TestIndex::create("parity").await;
+async fn parity_bed() -> Bed {
     let observations: Vec<(Duration, f64)> = (0..400u64)
         .map(|i| {
             (
@@ -177,8 +159,7 @@ async fn parity_index() -> TestIndex {
             )
         })
         .collect();
-    index.add(&observations).await;
-    index
+    Bed::new("parity", &observations).await
 }
 
 #[tokio::test]
@@ -188,14 +169,13 @@ async fn every_door_answers_every_case_identically() {
         corpus.cases.len() >= 30,
         "the corpus needs at least 30 cases"
     );
-    let index = parity_index().await;
-    let env = [("HOST", es_host()), ("ES_INDEX", index.name.clone())];
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let bed = parity_bed().await;
+    let index = &bed.index;
     let Doors {
         kubeless,
         knative,
         lambda,
-    } = Doors::start(&env).await;
+    } = bed.doors().await;
     // Cases carry their own leading `/`.
     let lambda_base = lambda.function_url().trim_end_matches('/').to_string();
 
@@ -248,7 +228,11 @@ async fn every_door_answers_every_case_identically() {
         }
         cells.push(match case.run_cli(&index.name) {
             None => "-".to_string(),
-            Some((status, body)) => {
+            Some(Err(why)) => {
+                failures.push(format!("{} on the CLI: {why}", case.name));
+                "FAIL".to_string()
+            }
+            Some(Ok((status, body))) => {
                 // The CLI ends its output with a newline when the body lacks one.
                 let same_body =
                     body.trim_end_matches('\n') == reference.body.trim_end_matches('\n');
@@ -270,7 +254,7 @@ async fn every_door_answers_every_case_identically() {
         );
     }
 
-    let from_elasticsearch = normalise("/", &index.search(&original_body()).await.to_string());
+    let from_elasticsearch = normalise("/", &index.search_text(&original_body()).await);
     let default = corpus
         .cases
         .iter()
@@ -293,7 +277,6 @@ async fn every_door_answers_every_case_identically() {
             "FAIL"
         }
     );
-    index.delete().await;
     assert!(
         failures.is_empty(),
         "{} differences:\n\n{}",

@@ -325,8 +325,6 @@ async fn never_shown(kind: Kind) {
         seen.0.len(),
         seen.0.matches("\n=====").count()
     );
-    index.delete().await;
-    keyword.delete().await;
 }
 
 #[tokio::test]

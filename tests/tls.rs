@@ -93,7 +93,6 @@ async fn with_the_ca_and_the_password_every_door_answers_with_data() {
         let answer: Value = serde_json::from_str(&body).unwrap();
         assert_eq!(without_took(answer), expected, "{door}");
     }
-    index.delete().await;
 }
 
 #[tokio::test]

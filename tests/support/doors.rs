@@ -9,6 +9,15 @@ pub const KUBELESS: &str = env!("CARGO_BIN_EXE_wx-stats-kubeless");
 /// The built `wx-stats-knative`.
 pub const KNATIVE: &str = env!("CARGO_BIN_EXE_wx-stats-knative");
 
+/// The variable that gives `binary` (KUBELESS or KNATIVE) its port.
+pub fn port_variable(binary: &str) -> &'static str {
+    match binary {
+        KUBELESS => "FUNC_PORT",
+        KNATIVE => "PORT",
+        other => panic!("{other} is not a door that listens on a port"),
+    }
+}
+
 /// The three doors. Dropping them stops every process by its PID.
 pub struct Doors {
     /// `wx-stats-kubeless` on `FUNC_PORT`.

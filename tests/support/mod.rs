@@ -2,20 +2,33 @@
 //! `tests/elasticsearch/start`, test indices on it, and the built binaries.
 #![allow(dead_code)] // each test binary uses its own part of this module
 
+pub mod bed;
 pub mod doors;
 pub mod emulator;
+pub mod histogram;
+pub mod inprocess;
 pub mod load;
 pub mod nginx;
 pub mod server;
 
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
 use std::process::{Command, Output};
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
 
-/// Where the test Elasticsearch is: `TEST_ES_URL`, as `tests/run` sets it.
+/// Where the test Elasticsearch is: `TEST_ES_URL`, as `tests/run` sets it. There is no default:
+/// a guess such as 127.0.0.1:9200 may be somebody's own node, which the fault tests would stop
+/// and every test would fill with indices.
 pub fn es_url() -> String {
-    std::env::var("TEST_ES_URL").unwrap_or_else(|_| "http://127.0.0.1:9200".to_string())
+    std::env::var("TEST_ES_URL").unwrap_or_else(|_| {
+        panic!(
+            "TEST_ES_URL is not set: these tests need an Elasticsearch of their own. Start one \
+             with `tests/elasticsearch/start` (ES_PORT picks its port) and set TEST_ES_URL to the \
+             ES_URL=... line it prints, or run the whole suite with `tests/run`."
+        )
+    })
 }
 
 /// `host:port` of the test Elasticsearch, the way `HOST` spells it.
@@ -58,10 +71,38 @@ pub async fn es_json(path: &str, body: Option<&Value>) -> Value {
 }
 
 /// A test's own index, named after the test and the process so that runs never collide.
+/// Dropping it deletes the index, however the test ends.
 pub struct TestIndex {
     /// The index name, e.g. `wx-rtbeat-test-cli-1234`.
     pub name: String,
+    /// `host:port` of the Elasticsearch that holds it.
+    host: String,
     client: reqwest::Client,
+}
+
+impl Drop for TestIndex {
+    fn drop(&mut self) {
+        // Drop cannot await, and may run while Elasticsearch is stopped (the fault tests): a
+        // plain blocking DELETE, whose every failure is ignored.
+        let _ = delete_index(&self.host, &self.name);
+    }
+}
+
+/// `DELETE /name` over a plain TCP connection, waiting for the answer so that the index is
+/// gone before the test process exits.
+fn delete_index(host: &str, name: &str) -> std::io::Result<()> {
+    let address = host
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| std::io::Error::other(format!("{host} has no address")))?;
+    let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(1))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    write!(
+        stream,
+        "DELETE /{name} HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n\r\n"
+    )?;
+    stream.read_to_end(&mut Vec::new())?;
+    Ok(())
 }
 
 impl TestIndex {
@@ -98,11 +139,18 @@ impl TestIndex {
             "create {name}: {}",
             response.text().await.unwrap()
         );
-        TestIndex { name, client }
+        TestIndex {
+            name,
+            host: es_host(),
+            client,
+        }
     }
 
     /// Indexes one observation per `(age, temperature)` and waits until they are searchable.
     pub async fn add(&self, observations: &[(Duration, f64)]) {
+        if observations.is_empty() {
+            return;
+        }
         let now = SystemTime::now();
         let mut bulk = String::new();
         for (seq, (age, temperature)) in observations.iter().enumerate() {
@@ -130,6 +178,13 @@ impl TestIndex {
         es_json(&format!("{}/_search", self.name), Some(body)).await
     }
 
+    /// The same answer, as the bytes Elasticsearch sent.
+    pub async fn search_text(&self, body: &Value) -> String {
+        let url = format!("{}/{}/_search", es_url(), self.name);
+        let response = self.client.post(url).json(body).send().await.unwrap();
+        response.text().await.unwrap()
+    }
+
     /// How many searches Elasticsearch ran on this index, from its own `_stats/search` (one
     /// query per search: test indices have one shard).
     pub async fn searches(&self) -> u64 {
@@ -137,15 +192,6 @@ impl TestIndex {
         stats["_all"]["total"]["search"]["query_total"]
             .as_u64()
             .unwrap_or_else(|| panic!("no query_total in {stats}"))
-    }
-
-    /// Removes the index.
-    pub async fn delete(self) {
-        self.client
-            .delete(format!("{}/{}", es_url(), self.name))
-            .send()
-            .await
-            .unwrap();
     }
 }
 

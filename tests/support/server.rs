@@ -1,11 +1,12 @@
-//! Real door processes on loopback ports, and a delaying TCP proxy to slow Elasticsearch down.
+//! Real door processes on loopback ports, and TCP proxies that put faults in front of the real
+//! Elasticsearch: one that slows it down, one that refuses one request.
 
 use std::fs::File;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use tokio::io::copy_bidirectional;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, copy_bidirectional};
 use tokio::net::{TcpListener, TcpStream};
 
 /// A free loopback port: bind port 0, read it, release it.
@@ -130,6 +131,27 @@ impl Drop for Server {
     }
 }
 
+/// `function_calls_in_flight` from the /metrics of the door (or Router) at `base`.
+pub async fn calls_in_flight(base: &str) -> u64 {
+    let (_, _, text) = super::fetch("GET", &format!("{base}/metrics")).await;
+    text.lines()
+        .find_map(|line| line.strip_prefix("function_calls_in_flight "))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no function_calls_in_flight in:\n{text}"))
+}
+
+/// Polls [`calls_in_flight`] for up to `limit` until it equals `wanted`.
+pub async fn wait_calls_in_flight(base: &str, wanted: u64, limit: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < deadline {
+        if calls_in_flight(base).await == wanted {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
 /// Sends `signal` (e.g. "TERM") to `pid` with kill(1).
 pub fn send_signal(pid: u32, signal: &str) {
     let status = Command::new("kill")
@@ -143,18 +165,96 @@ pub fn send_signal(pid: u32, signal: &str) {
 /// A TCP proxy on loopback that waits `delay` before connecting each client to `upstream`:
 /// a fault injector that makes Elasticsearch slow, not a stand-in for it.
 pub async fn delaying_proxy(upstream: String, delay: Duration) -> String {
+    proxy(move |_, client| {
+        let upstream = upstream.clone();
+        async move {
+            tokio::time::sleep(delay).await;
+            forward(client, &upstream).await;
+        }
+    })
+    .await
+}
+
+/// A TCP proxy on loopback that answers its first connection with a 503 of its own, as an
+/// overloaded Elasticsearch (or a gateway in front of it) does, and connects every later one to
+/// `upstream`: a fault injector for one failed search, not a stand-in for Elasticsearch.
+pub async fn failing_once_proxy(upstream: String) -> String {
+    proxy(move |sequence, client| {
+        let upstream = upstream.clone();
+        async move {
+            if sequence == 0 {
+                answer_503(client).await;
+            } else {
+                forward(client, &upstream).await;
+            }
+        }
+    })
+    .await
+}
+
+/// Listens on a loopback port and hands each connection, numbered from 0, to `handle` in a task
+/// of its own. Returns `127.0.0.1:PORT`.
+async fn proxy<F, H>(handle: H) -> String
+where
+    H: Fn(u64, TcpStream) -> F + Send + 'static,
+    F: Future<Output = ()> + Send + 'static,
+{
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap().to_string();
     tokio::spawn(async move {
-        while let Ok((mut client, _)) = listener.accept().await {
-            let upstream = upstream.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(delay).await;
-                if let Ok(mut server) = TcpStream::connect(&upstream).await {
-                    let _ = copy_bidirectional(&mut client, &mut server).await;
-                }
-            });
+        let mut sequence = 0;
+        while let Ok((client, _)) = listener.accept().await {
+            tokio::spawn(handle(sequence, client));
+            sequence += 1;
         }
     });
     address
+}
+
+/// Connects `client` to `upstream` and copies both ways until either side closes.
+async fn forward(mut client: TcpStream, upstream: &str) {
+    if let Ok(mut server) = TcpStream::connect(upstream).await {
+        let _ = copy_bidirectional(&mut client, &mut server).await;
+    }
+}
+
+/// Reads the request (head and body), then answers 503 with Elasticsearch's error shape and
+/// closes the connection, so the client opens a new one for its next request.
+async fn answer_503(mut client: TcpStream) {
+    let mut request = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while !request_complete(&request) {
+        match client.read(&mut buffer).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => request.extend_from_slice(&buffer[..n]),
+        }
+    }
+    let body = r#"{"error":{"type":"cluster_block_exception","reason":"refused once by the test's proxy"},"status":503}"#;
+    let response = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = client.write_all(response.as_bytes()).await;
+    let _ = client.shutdown().await;
+}
+
+/// Whether `request` holds a whole HTTP/1.1 request: its head, and a body of its
+/// `content-length` or chunks up to the last one.
+fn request_complete(request: &[u8]) -> bool {
+    let Some(head_end) = request.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&request[..head_end]);
+    let header = |wanted: &str| {
+        head.lines()
+            .filter_map(|line| line.split_once(':'))
+            .find(|(name, _)| name.trim().eq_ignore_ascii_case(wanted))
+            .map(|(_, value)| value.trim().to_ascii_lowercase())
+    };
+    if header("transfer-encoding").is_some_and(|coding| coding.contains("chunked")) {
+        return request.ends_with(b"\r\n0\r\n\r\n");
+    }
+    let length = header("content-length").and_then(|value| value.parse::<usize>().ok());
+    request.len() >= head_end + 4 + length.unwrap_or(0)
 }

@@ -1,0 +1,85 @@
+//! What parity leaves out or masks before comparing answers, and why.
+
+/// What is normalised before answers are compared, and why. Nothing else is: bodies are
+/// compared as the bytes sent, with only these values masked in place.
+pub const NORMALISED: [(&str, &str); 5] = [
+    ("took's value", "Elasticsearch's own timing of each search"),
+    (
+        "window.start's and window.end's values in format=buckets",
+        "the clock, like the date header: the time of each request, to the second, which can \
+         tick between one door's answer and the next",
+    ),
+    (
+        "/metrics sample values",
+        "each door counts its own traffic; the HELP and TYPE lines, and every sample's name \
+         and labels, must match",
+    ),
+    (
+        "ce-id, ce-time headers",
+        "every reply event gets a fresh id and time",
+    ),
+    (
+        "date, content-length headers",
+        "the clock; the length follows the body, which differs in `took` alone",
+    ),
+];
+
+/// The response headers left out of the comparison, as listed in [`NORMALISED`].
+pub const HEADERS_NOT_COMPARED: [&str; 4] = ["ce-id", "ce-time", "date", "content-length"];
+
+/// Applies [`NORMALISED`]: in the bytes as sent, `took`'s value and the buckets window's clock
+/// times are masked; /metrics is reduced to its shape.
+pub fn normalise(path: &str, body: &str) -> String {
+    if path == "/metrics" {
+        return metrics_shape(body);
+    }
+    let body = mask(body, "\"took\":", |c| c.is_ascii_digit());
+    let Some(window) = body.find("\"window\":{") else {
+        return body;
+    };
+    let end = body[window..]
+        .find('}')
+        .map_or(body.len(), |at| window + at);
+    let not_quote = |c: char| c != '"';
+    let masked = mask(&body[window..end], "\"start\":\"", not_quote);
+    let masked = mask(&masked, "\"end\":\"", not_quote);
+    format!("{}{masked}{}", &body[..window], &body[end..])
+}
+
+/// `text` with the run of characters that `masked` accepts, after each `marker`, replaced by `…`.
+fn mask(text: &str, marker: &str, masked: impl Fn(char) -> bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(marker) {
+        let value_start = at + marker.len();
+        out.push_str(&rest[..value_start]);
+        let value = &rest[value_start..];
+        let value_len = value.find(|c| !masked(c)).unwrap_or(value.len());
+        out.push('…');
+        rest = &value[value_len..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The shape of a Prometheus text exposition: its HELP and TYPE lines, and each sample's name
+/// and labels without its value, sorted.
+fn metrics_shape(body: &str) -> String {
+    let mut lines: Vec<&str> = body
+        .lines()
+        .filter(|line| !line.is_empty())
+        .map(|line| {
+            if line.starts_with('#') {
+                line
+            } else {
+                // `name{labels} value`, or `name value`: labels may hold spaces, names may not.
+                match line.find('{') {
+                    Some(_) => line.rfind('}').map_or(line, |at| &line[..=at]),
+                    None => line.split(' ').next().unwrap_or(line),
+                }
+            }
+        })
+        .collect();
+    lines.sort_unstable();
+    lines.join("\n")
+}

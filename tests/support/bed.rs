@@ -1,0 +1,57 @@
+//! The start of most tests in one call: a test index holding known observations, and the
+//! environment (`HOST`, `ES_INDEX`) that points a door at it.
+
+use std::time::Duration;
+
+use super::doors::{Doors, port_variable};
+use super::server::Server;
+use super::{TestIndex, es_host};
+
+/// A test index with its observations. Dropping it deletes the index.
+pub struct Bed {
+    /// The index, e.g. for `searches()` or an `index=` parameter.
+    pub index: TestIndex,
+    host: String,
+}
+
+impl Bed {
+    /// A fresh index named after `label`, holding one observation per `(age, temperature)`.
+    pub async fn new(label: &str, observations: &[(Duration, f64)]) -> Bed {
+        Bed::on(TestIndex::create(label).await, observations).await
+    }
+
+    /// `index`, created some other way (e.g. with another mapping), holding `observations`.
+    pub async fn on(index: TestIndex, observations: &[(Duration, f64)]) -> Bed {
+        index.add(observations).await;
+        Bed {
+            index,
+            host: es_host(),
+        }
+    }
+
+    /// `HOST` (the test Elasticsearch) and `ES_INDEX` (this index).
+    pub fn env(&self) -> Vec<(&str, &str)> {
+        self.env_via(&self.host)
+    }
+
+    /// The same, with `HOST` set to `host`: a proxy in front of the test Elasticsearch.
+    pub fn env_via<'a>(&'a self, host: &'a str) -> Vec<(&'a str, &'a str)> {
+        vec![("HOST", host), ("ES_INDEX", &self.index.name)]
+    }
+
+    /// `binary` (KUBELESS or KNATIVE) started with [`Bed::env`].
+    pub async fn door(&self, binary: &str) -> Server {
+        self.door_with(binary, &[]).await
+    }
+
+    /// `binary` started with [`Bed::env`] and `more`.
+    pub async fn door_with(&self, binary: &str, more: &[(&str, &str)]) -> Server {
+        let env = [self.env(), more.to_vec()].concat();
+        Server::start(binary, port_variable(binary), &env).await
+    }
+
+    /// The three serverless doors, started with [`Bed::env`].
+    pub async fn doors(&self) -> Doors {
+        Doors::start(&self.env()).await
+    }
+}
