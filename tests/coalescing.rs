@@ -94,7 +94,7 @@ async fn with_the_cache_off_every_request_in_flight_searches() {
 #[tokio::test]
 async fn a_failed_search_is_not_kept() {
     let bed = Bed::new("errors-not-kept", &[(Duration::from_secs(60), 70.0)]).await;
-    let refusing_once = failing_once_proxy(es_host()).await;
+    let refusing_once = failing_once_proxy(es_host(), 503).await;
     // The default CACHE_TTL: the cache is on.
     let router = serve_router(&bed.env_via(&refusing_once)).await;
     let client = reqwest::Client::new();

@@ -118,9 +118,9 @@ impl Case {
 }
 
 /// The statuses the HTTP doors answer a runtime failure with, each of which the CLI reports as
-/// exit 1: 500 (internal), 502 (Elasticsearch refused the search, TLS, authentication), 503
-/// (unreachable) and 504 (too slow).
-const RUNTIME_FAILURES: [u16; 4] = [500, 502, 503, 504];
+/// exit 1: 404 (the index does not exist), 500 (internal), 502 (Elasticsearch refused the
+/// search, TLS, authentication), 503 (unreachable) and 504 (too slow).
+const RUNTIME_FAILURES: [u16; 5] = [404, 500, 502, 503, 504];
 
 /// The status a CLI exit stands for: 0 a 200, 2 a 400 (a usage error), and 1 a runtime failure,
 /// which is `expected` when the case expects one of [`RUNTIME_FAILURES`] (the CLI cannot say

@@ -175,15 +175,16 @@ pub async fn delaying_proxy(upstream: String, delay: Duration) -> String {
     .await
 }
 
-/// A TCP proxy on loopback that answers its first connection with a 503 of its own, as an
-/// overloaded Elasticsearch (or a gateway in front of it) does, and connects every later one to
-/// `upstream`: a fault injector for one failed search, not a stand-in for Elasticsearch.
-pub async fn failing_once_proxy(upstream: String) -> String {
+/// A TCP proxy on loopback that answers its first connection with `status` (503: starting or
+/// blocked; 429: overloaded) of its own, as Elasticsearch (or a gateway in front of it) does, and
+/// connects every later one to `upstream`: a fault injector for one failed search, not a
+/// stand-in for Elasticsearch.
+pub async fn failing_once_proxy(upstream: String, status: u16) -> String {
     proxy(move |sequence, client| {
         let upstream = upstream.clone();
         async move {
             if sequence == 0 {
-                answer_503(client).await;
+                refuse(client, status).await;
             } else {
                 forward(client, &upstream).await;
             }
@@ -218,9 +219,9 @@ async fn forward(mut client: TcpStream, upstream: &str) {
     }
 }
 
-/// Reads the request (head and body), then answers 503 with Elasticsearch's error shape and
+/// Reads the request (head and body), then answers `status` with Elasticsearch's error shape and
 /// closes the connection, so the client opens a new one for its next request.
-async fn answer_503(mut client: TcpStream) {
+async fn refuse(mut client: TcpStream, status: u16) {
     let mut request = Vec::new();
     let mut buffer = [0u8; 4096];
     while !request_complete(&request) {
@@ -229,9 +230,15 @@ async fn answer_503(mut client: TcpStream) {
             Ok(n) => request.extend_from_slice(&buffer[..n]),
         }
     }
-    let body = r#"{"error":{"type":"cluster_block_exception","reason":"refused once by the test's proxy"},"status":503}"#;
+    let (error_type, reason) = match status {
+        429 => ("es_rejected_execution_exception", "Too Many Requests"),
+        _ => ("cluster_block_exception", "Service Unavailable"),
+    };
+    let body = format!(
+        r#"{{"error":{{"type":"{error_type}","reason":"refused once by the test's proxy"}},"status":{status}}}"#
+    );
     let response = format!(
-        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
+        "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n\
          content-length: {}\r\nconnection: close\r\n\r\n{body}",
         body.len()
     );
