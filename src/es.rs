@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use elasticsearch::auth::Credentials as EsCredentials;
 use elasticsearch::cert::{Certificate, CertificateValidation};
-use elasticsearch::http::headers::{ACCEPT_ENCODING, HeaderValue};
+use elasticsearch::http::headers::{ACCEPT_ENCODING, HeaderName, HeaderValue};
 use elasticsearch::http::response::Response;
 use elasticsearch::http::transport::{
     CloudConnectionPool, SingleNodeConnectionPool, TransportBuilder,
@@ -16,8 +16,15 @@ use elasticsearch::http::transport::{
 use elasticsearch::{Elasticsearch, SearchParts};
 use serde_json::Value;
 
+use crate::call::CallContext;
 use crate::config::{Config, Credentials, Endpoint};
 use crate::error::Error;
+
+/// Who asked, as Elasticsearch's slow log and `_tasks` name the caller.
+const X_OPAQUE_ID: &str = "x-opaque-id";
+/// W3C trace context, passed on so that a trace goes on past the door.
+const TRACEPARENT: &str = "traceparent";
+const TRACESTATE: &str = "tracestate";
 
 /// A configured Elasticsearch client. Cheap to clone; building it makes no network call.
 ///
@@ -92,21 +99,41 @@ impl EsClient {
 
     /// Runs a search on `index` (a name, pattern or comma-separated list) and returns
     /// Elasticsearch's response text untouched. A node that cannot serve it passes it on to the
-    /// next; when none can, the last node's failure is the answer.
-    pub async fn search(&self, index: &str, body: &Value) -> Result<String, Error> {
+    /// next; when none can, the last node's failure is the answer. The call's request id goes
+    /// as `X-Opaque-Id`, its trace context as `traceparent` and `tracestate`, and it must end
+    /// before the call's deadline.
+    pub async fn search(
+        &self,
+        index: &str,
+        body: &Value,
+        call: &CallContext,
+    ) -> Result<String, Error> {
         let indices: Vec<&str> = index.split(',').collect();
+        let headers = [
+            (
+                X_OPAQUE_ID,
+                Some(call.request_id.as_str()).filter(|id| !id.is_empty()),
+            ),
+            (TRACEPARENT, call.traceparent.as_deref()),
+            (TRACESTATE, call.tracestate.as_deref()),
+        ];
         let first = self.turn.fetch_add(1, Ordering::Relaxed);
         let mut tries = (0..self.nodes.len()).map(|n| &self.nodes[(first + n) % self.nodes.len()]);
         loop {
             let Some(node) = tries.next() else {
                 unreachable!("a client has at least one node")
             };
-            let sent = node
+            let timeout = call.timeout(self.timeout);
+            let mut search = node
                 .search(SearchParts::Index(&indices))
                 .body(body)
-                .send()
-                .await;
-            match self.response_text(sent).await {
+                .request_timeout(timeout);
+            for (name, value) in headers {
+                if let Some(value) = value.and_then(|v| HeaderValue::from_str(v).ok()) {
+                    search = search.header(HeaderName::from_static(name), value);
+                }
+            }
+            match self.answer_of(search.send().await, timeout).await {
                 Err(error @ Error::Unavailable { .. }) if tries.len() > 0 => {
                     tracing::debug!(%error, "trying the next node");
                 }
@@ -121,12 +148,21 @@ impl EsClient {
         &self,
         sent: Result<Response, elasticsearch::Error>,
     ) -> Result<String, Error> {
-        let response = sent.map_err(|e| self.transport_error(&e))?;
+        self.answer_of(sent, self.timeout).await
+    }
+
+    /// [`Self::response_text`] of a request that was given `timeout`.
+    async fn answer_of(
+        &self,
+        sent: Result<Response, elasticsearch::Error>,
+        timeout: Duration,
+    ) -> Result<String, Error> {
+        let response = sent.map_err(|e| self.transport_error(&e, timeout))?;
         let status = response.status_code().as_u16();
         let text = response
             .text()
             .await
-            .map_err(|e| self.transport_error(&e))?;
+            .map_err(|e| self.transport_error(&e, timeout))?;
         match status {
             401 => Err(self.auth_refused(&text)),
             // Elasticsearch is up but cannot serve now: starting, recovering or overloaded. The
@@ -144,11 +180,11 @@ impl EsClient {
     }
 
     /// A failure before any status arrived: too slow, TLS that failed, or not reachable at all.
-    fn transport_error(&self, error: &elasticsearch::Error) -> Error {
+    fn transport_error(&self, error: &elasticsearch::Error, timeout: Duration) -> Error {
         if error.is_timeout() {
             return Error::Timeout {
                 host: self.host.clone(),
-                timeout: self.timeout,
+                timeout,
             };
         }
         if let Some(tls) = tls_failure(error) {

@@ -19,6 +19,8 @@
 //!     gives a [`stats::Rendered`] answer. It searches through `es` (the Elasticsearch client,
 //!     which maps every failure to an [`Error`]) and the cache (coalescing and a TTL), reads the
 //!     response once (`response`) and renders it (`render`);
+//!   - [`call`] is what a call carries to Elasticsearch besides its question: who asked (its
+//!     request id and trace context) and when the platform gives up on it;
 //!   - [`error`] is the one error type, with its one JSON shape;
 //!   - [`sample`] writes observations shaped like the station's, for trying wx-stats out.
 //! - **[`http`]**: the one axum Router every door serves, its CloudEvents and metrics, and
@@ -28,6 +30,7 @@
 //!   about 30 lines each on top of it.
 
 mod cache;
+pub mod call;
 pub mod config;
 pub mod door;
 pub mod error;

@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::Value;
 
 use crate::cache::SearchCache;
+use crate::call::CallContext;
 use crate::config::Config;
 use crate::error::Error;
 use crate::es::EsClient;
@@ -79,11 +80,15 @@ impl Stats {
         &self,
         params: &[(String, String)],
         accept: Option<&str>,
+        call: &CallContext,
     ) -> Result<Rendered, Error> {
         let request = StatsRequest::parse(params, accept, &self.index_allow)?;
         let query = &request.query;
         let bounds = if query.fill {
-            let range = self.search(query, &query.bounds_body(false)).await?.range;
+            let range = self
+                .search(query, &query.bounds_body(false), call)
+                .await?
+                .range;
             // Known before the histogram's search: refuse what Elasticsearch would refuse.
             let buckets = range.map(|range| bucket_count(range, query.interval));
             if let Some(buckets) = buckets.filter(|n| *n > MAX_BUCKETS) {
@@ -93,9 +98,9 @@ impl Stats {
         } else {
             None
         };
-        let response = match self.search(query, &request.search_body(bounds)).await {
+        let response = match self.search(query, &request.search_body(bounds), call).await {
             Err(error) if error.error_type() == "too_many_buckets_exception" => {
-                return Err(self.count_the_buckets(query).await);
+                return Err(self.count_the_buckets(query, call).await);
             }
             searched => searched?,
         };
@@ -118,10 +123,17 @@ impl Stats {
 
     /// Elasticsearch's answer to `body` on the query's index. Identical searches share one
     /// call, and answers are kept for `CACHE_TTL`.
-    async fn search(&self, query: &StatsQuery, body: &Value) -> Result<Arc<SearchResponse>, Error> {
+    /// A waiter on another call's search gets that search's answer; the search itself carries
+    /// the context of the call that started it.
+    async fn search(
+        &self,
+        query: &StatsQuery,
+        body: &Value,
+        call: &CallContext,
+    ) -> Result<Arc<SearchResponse>, Error> {
         let index = query.index.as_deref().unwrap_or(&self.index);
         let fetch = async {
-            let text = self.es.search(index, body).await?;
+            let text = self.es.search(index, body, call).await?;
             SearchResponse::parse(text)
         };
         let searched = match &self.cache {
@@ -133,8 +145,8 @@ impl Stats {
 
     /// The 400 for a histogram Elasticsearch refused as too many buckets, with how many it
     /// would have made over the field's range in the window.
-    async fn count_the_buckets(&self, query: &StatsQuery) -> Error {
-        match self.search(query, &query.bounds_body(true)).await {
+    async fn count_the_buckets(&self, query: &StatsQuery, call: &CallContext) -> Error {
+        match self.search(query, &query.bounds_body(true), call).await {
             Ok(response) => match response.range {
                 Some(range) => too_many_buckets(bucket_count(range, query.interval), query),
                 None => too_many_buckets(MAX_BUCKETS + 1, query),

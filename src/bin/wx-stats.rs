@@ -7,6 +7,7 @@ use std::time::SystemTime;
 
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use wx_stats::call::CallContext;
 use wx_stats::door::{program, telemetry};
 use wx_stats::sample::{self, LoadReport, SampleSpec};
 use wx_stats::{Error, EsClient, Format, Rendered, Stats, config};
@@ -78,7 +79,10 @@ async fn main() -> ExitCode {
         Err(e) => return fail(&e, 2),
     };
     match cli.command {
-        None => match stats.answer(&cli.query.params(), None).await {
+        None => match stats
+            .answer(&cli.query.params(), None, &CallContext::default())
+            .await
+        {
             Ok(answer) => print(&answer, cli.pretty),
             Err(e) => fail_for(&e),
         },

@@ -12,10 +12,12 @@
 
 use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Method, Request, header};
+use axum::middleware::map_request;
 use http_body_util::BodyExt;
 use lambda_http::aws_lambda_events::alb::AlbTargetGroupResponse;
 use lambda_http::aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayV2httpResponse};
@@ -27,6 +29,7 @@ use serde_json::Value;
 use tower::ServiceExt;
 
 use crate::error::Error;
+use crate::http::identity::PlatformCall;
 
 /// What an invocation is, decided from its payload alone (before any request is answered).
 #[derive(Debug)]
@@ -49,8 +52,16 @@ pub fn classify(payload: Value) -> Invocation {
     }
 }
 
-/// Serves `router` to the Lambda runtime until the runtime stops.
+/// Serves `router` to the Lambda runtime until the runtime stops. Each request carries its
+/// invocation's request id, deadline and X-Ray trace to the Router as a [`PlatformCall`].
 pub async fn run(router: Router) -> ExitCode {
+    let router = router.layer(map_request(|mut request: Request<Body>| async move {
+        if let Some(context) = request.extensions().get::<lambda_http::Context>() {
+            let platform = platform_call(context);
+            request.extensions_mut().insert(platform);
+        }
+        request
+    }));
     match lambda_runtime::run(service_fn(|event| handle(router.clone(), event))).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -88,7 +99,20 @@ pub async fn handle(
             .header(header::CONTENT_TYPE, "application/json")
             .body(Body::from(payload.to_string())),
     };
+    let request = request.map(|mut request| {
+        request.extensions_mut().insert(context);
+        request
+    });
     Ok(invoke_directly(router, request).await)
+}
+
+/// What the invocation's context tells the Router about the call.
+fn platform_call(context: &lambda_http::Context) -> PlatformCall {
+    PlatformCall {
+        request_id: Some(context.request_id.clone()),
+        deadline: Some(SystemTime::UNIX_EPOCH + Duration::from_millis(context.deadline)),
+        xray_trace_id: context.xray_trace_id.clone(),
+    }
 }
 
 /// The 400 for an HTTP event lambda_http cannot read, shaped as lambda_http shapes the Router's

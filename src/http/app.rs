@@ -16,11 +16,12 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 use tower_http::catch_panic::CatchPanicLayer;
-use tracing::Instrument;
 
 use super::cloudevent;
+use super::identity::identify;
 use super::metrics::Metrics;
 use super::params::{params_from_json, params_from_query};
+use crate::call::CallContext;
 use crate::error::Error;
 use crate::stats::Stats;
 
@@ -33,7 +34,7 @@ pub struct AppState {
     pub metrics: Metrics,
     /// A function call that runs longer than this is answered 408 (Kubeless's `FUNC_TIMEOUT`).
     pub function_timeout: Option<Duration>,
-    /// Every call's log lines are written inside this span, which names the service.
+    /// Every call's span is a child of this one, which names the service.
     pub span: tracing::Span,
     /// The `ce-source` of reply events.
     pub event_source: String,
@@ -67,6 +68,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", route(get(metrics)))
         .route("/", function.clone())
         .route("/{*path}", function)
+        .layer(middleware::from_fn_with_state(state.clone(), identify))
         .with_state(state)
 }
 
@@ -96,7 +98,7 @@ fn route(methods: MethodRouter<Arc<AppState>>) -> MethodRouter<Arc<AppState>> {
 async fn function(State(state): State<Arc<AppState>>, call: Call) -> Result<Response, Error> {
     let rendered = state
         .stats
-        .answer(&call.params, call.accept.as_deref())
+        .answer(&call.params, call.accept.as_deref(), &call.context)
         .await?;
     // Caches downstream may keep the answer as long as we do; a partial answer, not at all.
     let cache_control = match &rendered.partial {
@@ -144,13 +146,15 @@ struct Call {
     accept: Option<String>,
     /// Whether the request carried a CloudEvent, to be answered with one.
     is_event: bool,
+    /// Who asked and until when, as [`identify`] decided.
+    context: CallContext,
 }
 
 impl<S: Send + Sync> FromRequest<S> for Call {
     type Rejection = Error;
 
     async fn from_request(request: Request, _: &S) -> Result<Self, Error> {
-        let (parts, body) = request.into_parts();
+        let (mut parts, body) = request.into_parts();
         let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
             .await
             .map_err(body_error)?;
@@ -168,6 +172,7 @@ impl<S: Send + Sync> FromRequest<S> for Call {
             params,
             accept: accept.and_then(|v| v.to_str().ok()).map(str::to_string),
             is_event,
+            context: parts.extensions.remove().unwrap_or_default(),
         })
     }
 }
@@ -214,17 +219,16 @@ async fn time_limit(State(state): State<Arc<AppState>>, request: Request, next: 
         .unwrap_or_else(|_| Error::FunctionTimeout(limit).into_response())
 }
 
-/// Counts, times and logs every function call inside the service's span; sets CORS on every
-/// answer so dashboards can fetch it.
+/// Counts, times and logs every function call (inside the call's span, which names it); sets
+/// CORS on every answer so dashboards can fetch it.
 async fn track(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     let timer = state.metrics.start(method.as_str());
-    let span = state.span.clone();
-    let mut response = next.run(request).instrument(span.clone()).await;
+    let mut response = next.run(request).await;
     let status = response.status().as_u16();
     let millis = timer.finish(status);
-    span.in_scope(|| tracing::info!(%method, %path, status, millis, "call"));
+    tracing::info!(%method, %path, status, millis, "call");
     response.headers_mut().insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
         HeaderValue::from_static("*"),

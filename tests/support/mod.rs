@@ -9,6 +9,7 @@ pub mod histogram;
 pub mod inprocess;
 pub mod load;
 pub mod nginx;
+pub mod rie;
 pub mod server;
 
 use std::io::{Read, Write};

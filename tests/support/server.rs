@@ -1,9 +1,10 @@
-//! Real door processes on loopback ports, and TCP proxies that put faults in front of the real
-//! Elasticsearch: one that slows it down, one that refuses one request.
+//! Real door processes on loopback ports, and TCP proxies in front of the real Elasticsearch:
+//! one that slows it down, one that refuses one request, one that records what it is sent.
 
 use std::fs::File;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt, copy_bidirectional};
@@ -210,6 +211,37 @@ where
         }
     });
     address
+}
+
+/// A TCP proxy on loopback that forwards every connection to `upstream` and records every byte
+/// the clients send (the requests, headers included), to show what reached Elasticsearch.
+pub async fn recording_proxy(upstream: String) -> (String, Arc<Mutex<Vec<u8>>>) {
+    let recorded = Arc::new(Mutex::new(Vec::new()));
+    let record = recorded.clone();
+    let address = proxy(move |_, client| {
+        let (upstream, record) = (upstream.clone(), record.clone());
+        async move {
+            let Ok(server) = TcpStream::connect(&upstream).await else {
+                return;
+            };
+            let (mut client_reads, mut client_writes) = client.into_split();
+            let (mut server_reads, mut server_writes) = server.into_split();
+            let answers = tokio::spawn(async move {
+                let _ = tokio::io::copy(&mut server_reads, &mut client_writes).await;
+            });
+            let mut buffer = [0u8; 8192];
+            while let Ok(n) = client_reads.read(&mut buffer).await {
+                if n == 0 || server_writes.write_all(&buffer[..n]).await.is_err() {
+                    break;
+                }
+                record.lock().unwrap().extend_from_slice(&buffer[..n]);
+            }
+            let _ = server_writes.shutdown().await;
+            let _ = answers.await;
+        }
+    })
+    .await;
+    (address, recorded)
 }
 
 /// Connects `client` to `upstream` and copies both ways until either side closes.

@@ -91,11 +91,33 @@ async fn stalled_elasticsearch_is_504() {
 
 #[tokio::test]
 async fn a_function_over_its_time_limit_is_408() {
-    let host = black_hole().await;
-    let app = router(state(&host, "30s", Some(Duration::from_millis(200))));
-    let (status, headers, body) = call(app, "GET", "/").await;
+    let state = state("127.0.0.1:1", "5s", Some(Duration::from_millis(200)));
+    async fn slow() -> &'static str {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        "too late"
+    }
+    let app = Router::new()
+        .route("/slow", function_call(route(get(slow)), &state))
+        .with_state(state);
+    let (status, headers, body) = call(app, "GET", "/slow").await;
     assert_eq!(status, StatusCode::REQUEST_TIMEOUT);
     assert_error_shape(status, &headers, &body, "function_timeout");
+}
+
+#[tokio::test]
+async fn a_search_gets_504_before_the_function_timeout_would_give_408() {
+    let host = black_hole().await;
+    let app = router(state(&host, "30s", Some(Duration::from_millis(600))));
+    let (status, headers, body) = call(app, "GET", "/").await;
+    assert_eq!(status, StatusCode::GATEWAY_TIMEOUT, "{body}");
+    assert_error_shape(status, &headers, &body, "elasticsearch_timeout");
+    // FUNC_TIMEOUT less the margin, less the moments already spent.
+    let within = body
+        .split("within ")
+        .nth(1)
+        .and_then(|r| r.split("ms").next());
+    let millis: u64 = within.and_then(|ms| ms.parse().ok()).unwrap_or(0);
+    assert!((300..=350).contains(&millis), "{body}");
 }
 
 #[tokio::test]

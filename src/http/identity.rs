@@ -1,0 +1,102 @@
+//! Each call's identity, decided once for every route: one request id, echoed in
+//! `x-request-id`, named by every log line of the call and sent to Elasticsearch as
+//! `X-Opaque-Id`; the caller's trace context; and the platform's deadline. The function finds
+//! them in the request's [`CallContext`].
+//!
+//! One middleware rather than tower-http's request-id layers: those keep any incoming id,
+//! however long or strange, and know nothing of Lambda's id, the trace context or the deadline,
+//! so a second layer would still be needed to check and complete what they set.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+use tracing::Instrument;
+
+use super::app::AppState;
+use crate::call::{
+    CallContext, sane_request_id, sane_traceparent, sane_tracestate, traceparent_from_xray,
+};
+
+/// The header that carries the request id, both ways.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// What a platform says about one call, put into the request's extensions by its door before
+/// the Router sees it (Lambda's invocation context).
+#[derive(Clone, Debug, Default)]
+pub struct PlatformCall {
+    /// The platform's id for the call (Lambda's request id).
+    pub request_id: Option<String>,
+    /// When the platform gives up on the call.
+    pub deadline: Option<SystemTime>,
+    /// The AWS X-Ray trace header of the invocation.
+    pub xray_trace_id: Option<String>,
+}
+
+/// Decides the call's identity, runs it inside a span that names it, and echoes the id.
+pub async fn identify(
+    State(state): State<Arc<AppState>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let platform = request
+        .extensions_mut()
+        .remove::<PlatformCall>()
+        .unwrap_or_default();
+    let call = call_context(request.headers(), platform.clone(), &state);
+    let id = HeaderValue::from_str(&call.request_id).ok();
+    let span = tracing::info_span!(
+        parent: &state.span,
+        "call",
+        request_id = %call.request_id,
+        xray_trace_id = tracing::field::Empty,
+    );
+    if let Some(xray) = &platform.xray_trace_id {
+        span.record("xray_trace_id", xray.as_str());
+    }
+    if let Some(id) = &id {
+        request.headers_mut().insert(REQUEST_ID, id.clone());
+    }
+    request.extensions_mut().insert(call);
+    let mut response = next.run(request).instrument(span).await;
+    if let Some(id) = id {
+        response.headers_mut().insert(REQUEST_ID, id);
+    }
+    response
+}
+
+/// The incoming `x-request-id` when it is sane, else the platform's id, else a new one; the
+/// caller's `traceparent` (and `tracestate`) when well-formed, else X-Ray's; the platform's
+/// deadline, else `FUNC_TIMEOUT` from now. A header that fails its check is ignored, never echoed.
+fn call_context(headers: &HeaderMap, platform: PlatformCall, state: &AppState) -> CallContext {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let request_id = header(REQUEST_ID)
+        .filter(|id| sane_request_id(id))
+        .map(str::to_string)
+        .or(platform.request_id.filter(|id| sane_request_id(id)))
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let traceparent = header("traceparent").filter(|t| sane_traceparent(t));
+    let tracestate = traceparent.and(header("tracestate").filter(|t| sane_tracestate(t)));
+    let traceparent = traceparent.map(str::to_string).or_else(|| {
+        platform
+            .xray_trace_id
+            .as_deref()
+            .and_then(traceparent_from_xray)
+    });
+    // A deadline already past is no real one (cargo-lambda's emulator sends 600,000 ms after
+    // 1970): it would fail every call at once, so it is ignored.
+    let platform_deadline = platform
+        .deadline
+        .and_then(|deadline| deadline.duration_since(SystemTime::now()).ok())
+        .map(|left| Instant::now() + left);
+    let deadline = platform_deadline.or(state.function_timeout.map(|t| Instant::now() + t));
+    CallContext {
+        request_id,
+        traceparent,
+        tracestate: tracestate.map(str::to_string),
+        deadline,
+    }
+}

@@ -1,0 +1,90 @@
+//! The AWS Lambda Runtime Interface Emulator (`aws-lambda-rie`, the Go module AWS publishes for
+//! testing container images) on a loopback port, running the built `wx-stats-lambda` as its
+//! bootstrap. Unlike cargo-lambda's emulator, it gives each invocation a real deadline, from
+//! `AWS_LAMBDA_FUNCTION_TIMEOUT`, and takes the request id from `X-Amzn-RequestId`.
+
+use std::fs::File;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+use super::server::{free_port, wait_listening};
+
+/// The emulator with the function under it. Dropping it kills the emulator (and so the
+/// function, its child) by PID.
+pub struct Rie {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Rie {
+    /// Starts the emulator on a free port; `env` reaches the function (e.g. `HOST`,
+    /// `AWS_LAMBDA_FUNCTION_TIMEOUT`).
+    pub async fn start(env: &[(&str, &str)]) -> Rie {
+        let port = free_port();
+        let log = std::env::temp_dir().join(format!(
+            "wx-stats-test-rie-{}-{port}.log",
+            std::process::id()
+        ));
+        let out = File::create(&log).unwrap();
+        let mut child = Command::new("aws-lambda-rie")
+            .args([
+                "--runtime-interface-emulator-address",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .args([
+                "--runtime-api-address",
+                &format!("127.0.0.1:{}", free_port()),
+            ])
+            .arg(env!("CARGO_BIN_EXE_wx-stats-lambda"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start aws-lambda-rie ({e}); tests/run installs it with `go install`")
+            });
+        if let Err(why) = wait_listening(&mut child, port).await {
+            panic!("aws-lambda-rie {why}");
+        }
+        Rie { child, port, log }
+    }
+
+    /// Invokes the function with `event` as `request_id`; the invocation's answer, as the
+    /// function returned it (or the emulator's own error when the function timed out).
+    pub async fn invoke(&self, event: &Value, request_id: &str) -> Value {
+        let url = format!(
+            "http://127.0.0.1:{}/2015-03-31/functions/function/invocations",
+            self.port
+        );
+        let response = reqwest::Client::new()
+            .post(url)
+            .header("x-amzn-requestid", request_id)
+            .json(event)
+            .send()
+            .await
+            .unwrap();
+        let text = response.text().await.unwrap();
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    }
+
+    /// What the emulator and the function wrote.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Rie {
+    fn drop(&mut self) {
+        // SIGTERM, so the emulator stops the function it started before it goes.
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
