@@ -100,3 +100,116 @@ fn call_context(headers: &HeaderMap, platform: PlatformCall, state: &AppState) -
         deadline,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::stats::Stats;
+
+    fn state(function_timeout: Option<Duration>) -> AppState {
+        let lookup = |name: &str| (name == "ES_URL").then(|| "http://127.0.0.1:9".to_string());
+        AppState {
+            function_timeout,
+            ..AppState::new(Stats::from_lookup(lookup).unwrap())
+        }
+    }
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(k, v)| {
+                (
+                    axum::http::HeaderName::from_static(k),
+                    HeaderValue::from_str(v).unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    fn lambda(request_id: &str, deadline: SystemTime) -> PlatformCall {
+        PlatformCall {
+            request_id: Some(request_id.to_string()),
+            deadline: Some(deadline),
+            xray_trace_id: Some(
+                "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1".into(),
+            ),
+        }
+    }
+
+    #[test]
+    fn the_callers_id_wins_then_the_platforms_then_a_new_one() {
+        let in_a_minute = SystemTime::now() + Duration::from_secs(60);
+        let sane = headers(&[(REQUEST_ID, "abc-123")]);
+        let call = call_context(&sane, lambda("aws-1", in_a_minute), &state(None));
+        assert_eq!(call.request_id, "abc-123");
+        let insane = headers(&[(REQUEST_ID, "a b")]);
+        let call = call_context(&insane, lambda("aws-1", in_a_minute), &state(None));
+        assert_eq!(call.request_id, "aws-1");
+        let call = call_context(&insane, PlatformCall::default(), &state(None));
+        assert!(
+            uuid::Uuid::parse_str(&call.request_id).is_ok(),
+            "{}",
+            call.request_id
+        );
+    }
+
+    #[test]
+    fn xray_stands_in_for_a_missing_traceparent() {
+        let in_a_minute = SystemTime::now() + Duration::from_secs(60);
+        let call = call_context(
+            &HeaderMap::new(),
+            lambda("aws-1", in_a_minute),
+            &state(None),
+        );
+        assert_eq!(
+            call.traceparent.as_deref(),
+            Some("00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01")
+        );
+        let own = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let sent = headers(&[("traceparent", own), ("tracestate", "a=b")]);
+        let call = call_context(&sent, lambda("aws-1", in_a_minute), &state(None));
+        assert_eq!(
+            (call.traceparent.as_deref(), call.tracestate.as_deref()),
+            (Some(own), Some("a=b"))
+        );
+    }
+
+    #[test]
+    fn the_deadline_is_the_platforms_or_func_timeout_and_never_one_already_past() {
+        let in_a_minute = SystemTime::now() + Duration::from_secs(60);
+        let left = |call: CallContext| {
+            call.deadline
+                .map(|d| d.saturating_duration_since(Instant::now()))
+        };
+        let lambda_left = left(call_context(
+            &HeaderMap::new(),
+            lambda("a", in_a_minute),
+            &state(None),
+        ));
+        assert!(
+            lambda_left.is_some_and(|l| l > Duration::from_secs(58)),
+            "{lambda_left:?}"
+        );
+        let past = SystemTime::UNIX_EPOCH + Duration::from_millis(600_000);
+        assert_eq!(
+            left(call_context(
+                &HeaderMap::new(),
+                lambda("a", past),
+                &state(None)
+            )),
+            None
+        );
+        let kubeless = state(Some(Duration::from_secs(30)));
+        let kubeless_left = left(call_context(
+            &HeaderMap::new(),
+            PlatformCall::default(),
+            &kubeless,
+        ));
+        assert!(
+            kubeless_left.is_some_and(|l| l > Duration::from_secs(29)),
+            "{kubeless_left:?}"
+        );
+    }
+}
