@@ -1,6 +1,6 @@
 //! The HTTP layer, shared by every door: the axum Router ([`app`]), the parameters a call
-//! carries ([`params`]), CloudEvents (`cloudevent`), Kubeless's metrics (`metrics`), and
-//! serving the Router on a socket ([`serve`]).
+//! carries ([`params`]), CloudEvents (`cloudevent`), Kubeless's metrics (`metrics`), load
+//! shedding beyond `MAX_IN_FLIGHT` ([`shed`]), and serving the Router on a socket ([`serve`]).
 //! The Lambda door hands the same Router to the Lambda runtime instead of a socket.
 
 pub mod app;
@@ -8,3 +8,4 @@ mod cloudevent;
 mod metrics;
 pub mod params;
 pub mod serve;
+pub mod shed;

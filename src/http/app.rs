@@ -21,6 +21,7 @@ use tracing::Instrument;
 use super::cloudevent;
 use super::metrics::Metrics;
 use super::params::{params_from_json, params_from_query};
+use super::shed;
 use crate::error::Error;
 use crate::stats::Stats;
 
@@ -37,6 +38,8 @@ pub struct AppState {
     pub span: tracing::Span,
     /// The `ce-source` of reply events.
     pub event_source: String,
+    /// Function calls in progress at once (`MAX_IN_FLIGHT`); one more is answered 503 at once.
+    pub max_in_flight: usize,
 }
 
 impl AppState {
@@ -48,6 +51,7 @@ impl AppState {
             function_timeout: None,
             span: tracing::Span::none(),
             event_source: "/wx-stats".to_string(),
+            max_in_flight: shed::DEFAULT_MAX_IN_FLIGHT,
         }
     }
 }
@@ -82,6 +86,7 @@ fn function_call(
         .layer::<_, Infallible>(CatchPanicLayer::custom(|_| {
             Error::Internal("the handler panicked".into()).into_response()
         }))
+        .layer::<_, Infallible>(shed::layer(state.max_in_flight, state.metrics.clone()))
         .layer::<_, Infallible>(middleware::from_fn_with_state(state.clone(), track))
 }
 
