@@ -18,6 +18,7 @@ use crate::config::parse_duration;
 use crate::error::Error;
 use crate::http::app::{AppState, router};
 use crate::http::serve::serve;
+use crate::http::shed::{DEFAULT_MAX_IN_FLIGHT, MAX_IN_FLIGHT_LIMIT};
 use crate::stats::Stats;
 
 /// A platform's own variables, read through a lookup function.
@@ -147,6 +148,8 @@ pub struct KubelessEnv {
     pub memory_limit: String,
     /// `SHUTDOWN_GRACE`: how long to drain after SIGTERM.
     pub grace: Duration,
+    /// `MAX_IN_FLIGHT`: function calls in progress at once; more are answered 503.
+    pub max_in_flight: usize,
 }
 
 impl PlatformEnv for KubelessEnv {
@@ -164,6 +167,7 @@ impl PlatformEnv for KubelessEnv {
             runtime: text("FUNC_RUNTIME", "custom"),
             memory_limit: text("FUNC_MEMORY_LIMIT", "0"),
             grace: duration(lookup, "SHUTDOWN_GRACE", DEFAULT_SHUTDOWN_GRACE)?,
+            max_in_flight: calls(lookup, "MAX_IN_FLIGHT")?.unwrap_or(DEFAULT_MAX_IN_FLIGHT),
         })
     }
 }
@@ -177,6 +181,8 @@ pub struct KnativeEnv {
     pub grace: Duration,
     /// `K_SERVICE`, `K_REVISION` and `K_CONFIGURATION`, when set: they label every log line.
     pub identity: ServiceIdentity,
+    /// `MAX_IN_FLIGHT`: function calls in progress at once; more are answered 503.
+    pub max_in_flight: usize,
 }
 
 impl PlatformEnv for KnativeEnv {
@@ -190,25 +196,37 @@ impl PlatformEnv for KnativeEnv {
                 revision: text("K_REVISION"),
                 configuration: text("K_CONFIGURATION"),
             },
+            max_in_flight: calls(lookup, "MAX_IN_FLIGHT")?.unwrap_or(DEFAULT_MAX_IN_FLIGHT),
         })
     }
 }
 
-/// The Lambda runtime's variables that wx-stats logs at start-up; lambda_runtime reads the rest.
+/// The Lambda runtime's variables that wx-stats logs at start-up, and the limit on calls in
+/// flight; lambda_runtime reads the rest.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LambdaEnv {
     /// `AWS_LAMBDA_FUNCTION_NAME`.
     pub function_name: String,
     /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, in MB, as Lambda gives it.
     pub memory_size: String,
+    /// `MAX_IN_FLIGHT`, else `AWS_LAMBDA_MAX_CONCURRENCY`, else 1: function calls in progress
+    /// at once; more are answered 503.
+    pub max_in_flight: usize,
 }
 
 impl PlatformEnv for LambdaEnv {
     fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, Error> {
         let text = |name: &str| lookup(name).unwrap_or_default();
+        // Lambda sends an execution environment one invocation at a time, unless Lambda
+        // Managed Instances set how many it may be sent at once.
+        let max_in_flight = match calls(lookup, "MAX_IN_FLIGHT")? {
+            Some(limit) => limit,
+            None => calls(lookup, "AWS_LAMBDA_MAX_CONCURRENCY")?.unwrap_or(1),
+        };
         Ok(LambdaEnv {
             function_name: text("AWS_LAMBDA_FUNCTION_NAME"),
             memory_size: text("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"),
+            max_in_flight,
         })
     }
 }
@@ -225,6 +243,28 @@ fn port(lookup: &dyn Fn(&str) -> Option<String>, variable: &'static str) -> Resu
             .ok_or(Error::Config {
                 variable,
                 reason: format!("{text:?} is not a port number (1-65535)"),
+            }),
+    }
+}
+
+/// A number of calls, from 1 to [`MAX_IN_FLIGHT_LIMIT`]; `None` when unset.
+fn calls(
+    lookup: &dyn Fn(&str) -> Option<String>,
+    variable: &'static str,
+) -> Result<Option<usize>, Error> {
+    match lookup(variable).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(text) => text
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_IN_FLIGHT_LIMIT).contains(n))
+            .map(Some)
+            .ok_or(Error::Config {
+                variable,
+                reason: format!(
+                    "{text:?} is not a number of calls from 1 to {MAX_IN_FLIGHT_LIMIT}"
+                ),
             }),
     }
 }

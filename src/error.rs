@@ -39,6 +39,10 @@ pub enum Error {
     /// The function ran longer than its platform allows (Kubeless's `FUNC_TIMEOUT`).
     #[error("the function did not finish within {}", humanize(*.0))]
     FunctionTimeout(Duration),
+    /// As many calls as `MAX_IN_FLIGHT` allows were already in progress, so this one was
+    /// refused at once rather than queued.
+    #[error("MAX_IN_FLIGHT={0} calls are already in progress; try again shortly")]
+    Overloaded(usize),
     /// Elasticsearch could not be reached at all (refused, reset, name not resolved).
     #[error("cannot reach Elasticsearch at {host}: {reason}")]
     Unavailable {
@@ -106,7 +110,7 @@ impl Error {
             Error::IndexNotFound { .. } => 404,
             Error::TooLarge(_) => 413,
             Error::FunctionTimeout(_) => 408,
-            Error::Unavailable { .. } => 503,
+            Error::Unavailable { .. } | Error::Overloaded(_) => 503,
             Error::Timeout { .. } => 504,
             // The query we sent was refused or failed upstream: we are a gateway, so 502.
             Error::Elasticsearch { .. }
@@ -128,6 +132,7 @@ impl Error {
             Error::AllShardsFailed(_) => "all_shards_failed",
             Error::TooLarge(_) => "request_too_large",
             Error::FunctionTimeout(_) => "function_timeout",
+            Error::Overloaded(_) => "overloaded",
             Error::Unavailable { .. } => "elasticsearch_unavailable",
             Error::Timeout { .. } => "elasticsearch_timeout",
             Error::Tls { .. } => "elasticsearch_tls_error",
@@ -204,6 +209,7 @@ mod tests {
                 reason: "no such index [x]".into(),
             },
             Error::AllShardsFailed("2 of 2 shards failed".into()),
+            Error::Overloaded(4),
         ]
     }
 
@@ -224,7 +230,7 @@ mod tests {
         assert_eq!(
             statuses,
             [
-                500, 400, 400, 405, 413, 408, 503, 504, 502, 502, 502, 500, 404, 502
+                500, 400, 400, 405, 413, 408, 503, 504, 502, 502, 502, 500, 404, 502, 503
             ]
         );
     }
@@ -244,5 +250,9 @@ mod tests {
             reason: "not a duration".into(),
         };
         assert_eq!(config.to_string(), "ES_TIMEOUT: not a duration");
+        assert_eq!(
+            Error::Overloaded(4).to_string(),
+            "MAX_IN_FLIGHT=4 calls are already in progress; try again shortly"
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! The HTTP layer, shared by every door: the axum Router ([`app`]), each call's identity
-//! ([`identity`]), the parameters a call carries ([`params`]), CloudEvents (`cloudevent`), Kubeless's metrics (`metrics`), and
-//! serving the Router on a socket ([`serve`]).
+//! ([`identity`]), the parameters a call carries ([`params`]), CloudEvents (`cloudevent`),
+//! Kubeless's metrics (`metrics`), load shedding beyond `MAX_IN_FLIGHT` ([`shed`]), and serving
+//! the Router on a socket ([`serve`]).
 //! The Lambda door hands the same Router to the Lambda runtime instead of a socket.
 
 pub mod app;
@@ -9,3 +10,4 @@ pub mod identity;
 mod metrics;
 pub mod params;
 pub mod serve;
+pub mod shed;

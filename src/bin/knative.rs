@@ -18,10 +18,11 @@ async fn main() -> ExitCode {
     };
     // Every line logged while serving carries K_SERVICE, K_REVISION and K_CONFIGURATION.
     let span = knative.identity.span();
-    span.in_scope(|| tracing::info!(port = knative.port, elasticsearch = %stats.es().host(), "wx-stats-knative starting"));
+    span.in_scope(|| tracing::info!(port = knative.port, max_in_flight = knative.max_in_flight, elasticsearch = %stats.es().host(), "wx-stats-knative starting"));
     let state = AppState {
         span: span.clone(),
         event_source: knative.identity.event_source(),
+        max_in_flight: knative.max_in_flight,
         ..AppState::new(stats)
     };
     door::serve_http(knative.port, state, knative.grace)

@@ -19,11 +19,13 @@ async fn main() -> ExitCode {
         module = %kubeless.module,
         runtime = %kubeless.runtime,
         memory_limit = %kubeless.memory_limit,
+        max_in_flight = kubeless.max_in_flight,
         elasticsearch = %stats.es().host(),
         "wx-stats-kubeless starting"
     );
     let state = AppState {
         function_timeout: Some(kubeless.timeout),
+        max_in_flight: kubeless.max_in_flight,
         ..AppState::new(stats)
     };
     door::serve_http(kubeless.port, state, kubeless.grace).await

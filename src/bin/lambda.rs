@@ -19,8 +19,13 @@ async fn main() -> ExitCode {
     tracing::debug!(
         function = %lambda_env.function_name,
         memory_mb = %lambda_env.memory_size,
+        max_in_flight = lambda_env.max_in_flight,
         elasticsearch = %stats.es().host(),
         "wx-stats-lambda starting"
     );
-    lambda::run(router(Arc::new(AppState::new(stats)))).await
+    let state = AppState {
+        max_in_flight: lambda_env.max_in_flight,
+        ..AppState::new(stats)
+    };
+    lambda::run(router(Arc::new(state))).await
 }

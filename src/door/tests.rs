@@ -87,3 +87,57 @@ fn knative_values() {
         "SHUTDOWN_GRACE"
     );
 }
+
+#[test]
+fn max_in_flight_defaults_values_and_bad_values() {
+    let none = lookup(&[]);
+    assert_eq!(
+        (
+            KubelessEnv::from_lookup(&none).unwrap().max_in_flight,
+            KnativeEnv::from_lookup(&none).unwrap().max_in_flight,
+        ),
+        (DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_IN_FLIGHT)
+    );
+    let four = lookup(&[("MAX_IN_FLIGHT", " 4 ")]);
+    assert_eq!(
+        (
+            KubelessEnv::from_lookup(&four).unwrap().max_in_flight,
+            KnativeEnv::from_lookup(&four).unwrap().max_in_flight,
+            LambdaEnv::from_lookup(&four).unwrap().max_in_flight,
+        ),
+        (4, 4, 4)
+    );
+    for bad in ["0", "-1", "4.5", "many", "1000001"] {
+        let vars = [("MAX_IN_FLIGHT", bad)];
+        let env = lookup(&vars);
+        assert_eq!(
+            [
+                failing_variable(KubelessEnv::from_lookup(&env)),
+                failing_variable(KnativeEnv::from_lookup(&env)),
+                failing_variable(LambdaEnv::from_lookup(&env)),
+            ],
+            ["MAX_IN_FLIGHT"; 3],
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn lambda_limit_follows_aws_lambda_max_concurrency_else_one() {
+    let limit =
+        |vars: &[(&str, &str)]| LambdaEnv::from_lookup(&lookup(vars)).map(|e| e.max_in_flight);
+    // One invocation at a time per execution environment, as classic Lambda sends them.
+    assert_eq!(limit(&[]).unwrap(), 1);
+    assert_eq!(limit(&[("AWS_LAMBDA_MAX_CONCURRENCY", "")]).unwrap(), 1);
+    // Lambda Managed Instances say how many invocations one environment may be sent at once.
+    assert_eq!(limit(&[("AWS_LAMBDA_MAX_CONCURRENCY", "8")]).unwrap(), 8);
+    // MAX_IN_FLIGHT, when set, is the operator's word and wins.
+    assert_eq!(
+        limit(&[("AWS_LAMBDA_MAX_CONCURRENCY", "8"), ("MAX_IN_FLIGHT", "3")]).unwrap(),
+        3
+    );
+    assert_eq!(
+        failing_variable(limit(&[("AWS_LAMBDA_MAX_CONCURRENCY", "lots")])),
+        "AWS_LAMBDA_MAX_CONCURRENCY"
+    );
+}

@@ -21,6 +21,7 @@ use super::cloudevent;
 use super::identity::identify;
 use super::metrics::Metrics;
 use super::params::{params_from_json, params_from_query};
+use super::shed;
 use crate::call::CallContext;
 use crate::error::Error;
 use crate::stats::Stats;
@@ -38,6 +39,8 @@ pub struct AppState {
     pub span: tracing::Span,
     /// The `ce-source` of reply events.
     pub event_source: String,
+    /// Function calls in progress at once (`MAX_IN_FLIGHT`); one more is answered 503 at once.
+    pub max_in_flight: usize,
 }
 
 impl AppState {
@@ -49,6 +52,7 @@ impl AppState {
             function_timeout: None,
             span: tracing::Span::none(),
             event_source: "/wx-stats".to_string(),
+            max_in_flight: shed::DEFAULT_MAX_IN_FLIGHT,
         }
     }
 }
@@ -84,6 +88,7 @@ fn function_call(
         .layer::<_, Infallible>(CatchPanicLayer::custom(|_| {
             Error::Internal("the handler panicked".into()).into_response()
         }))
+        .layer::<_, Infallible>(shed::layer(state.max_in_flight, state.metrics.clone()))
         .layer::<_, Infallible>(middleware::from_fn_with_state(state.clone(), track))
 }
 

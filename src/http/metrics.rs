@@ -1,7 +1,8 @@
 //! Kubeless's function metrics, in Prometheus's text format:
 //! `function_duration_seconds`, `function_calls_total` and `function_failures_total`, each
-//! labelled by HTTP `method`; and `function_calls_in_flight`, which shows that calls whose
-//! client went away do not linger.
+//! labelled by HTTP `method`; `function_calls_in_flight`, which shows that calls whose
+//! client went away do not linger; and `function_calls_shed_total` by `method`, the calls
+//! refused at once because `MAX_IN_FLIGHT` were in progress.
 
 use std::time::Instant;
 
@@ -11,8 +12,8 @@ use prometheus::{
 
 use crate::error::Error;
 
-/// The registry and the three metrics. Each state has its own registry, so tests that build
-/// several routers never share counts.
+/// The registry and its metrics. Each state has its own registry, so tests that build several
+/// routers never share counts.
 #[derive(Clone, Debug)]
 pub struct Metrics {
     registry: Registry,
@@ -20,6 +21,7 @@ pub struct Metrics {
     calls: IntCounterVec,
     failures: IntCounterVec,
     in_flight: IntGauge,
+    shed: IntCounterVec,
 }
 
 /// A running function call, measured when it finishes. It counts as in flight until dropped,
@@ -32,7 +34,7 @@ pub struct CallTimer<'a> {
 }
 
 impl Metrics {
-    /// Registers the three metrics in a fresh registry.
+    /// Registers the metrics in a fresh registry.
     pub fn new() -> Self {
         let registry = Registry::new();
         let by_method = ["method"];
@@ -58,9 +60,16 @@ impl Metrics {
             "function_calls_in_flight",
             "Number of function calls being answered now",
         );
+        let shed = IntCounterVec::new(
+            Opts::new(
+                "function_calls_shed_total",
+                "Number of function calls answered 503 at once because MAX_IN_FLIGHT were in progress",
+            ),
+            &by_method,
+        );
         // Constant names and labels in a fresh registry: these cannot fail.
-        let (Ok(duration), Ok(calls), Ok(failures), Ok(in_flight)) =
-            (duration, calls, failures, in_flight)
+        let (Ok(duration), Ok(calls), Ok(failures), Ok(in_flight), Ok(shed)) =
+            (duration, calls, failures, in_flight, shed)
         else {
             unreachable!("the metric definitions are constants")
         };
@@ -68,11 +77,13 @@ impl Metrics {
         let _ = registry.register(Box::new(calls.clone()));
         let _ = registry.register(Box::new(failures.clone()));
         let _ = registry.register(Box::new(in_flight.clone()));
+        let _ = registry.register(Box::new(shed.clone()));
         // Scrapers see every series from the start, at zero, rather than only after a failure.
         for method in ["GET", "POST"] {
             duration.with_label_values(&[method]);
             calls.with_label_values(&[method]);
             failures.with_label_values(&[method]);
+            shed.with_label_values(&[method]);
         }
         Metrics {
             registry,
@@ -80,6 +91,7 @@ impl Metrics {
             calls,
             failures,
             in_flight,
+            shed,
         }
     }
 
@@ -92,6 +104,12 @@ impl Metrics {
             started: Instant::now(),
             finished: false,
         }
+    }
+
+    /// Counts one call refused because `MAX_IN_FLIGHT` calls were in progress. It is still
+    /// measured as a call (a 503, so a failure) by its [`CallTimer`]; this says why it failed.
+    pub fn shed(&self, method: &str) {
+        self.shed.with_label_values(&[method]).inc();
     }
 
     /// The text exposition format.
@@ -173,6 +191,27 @@ mod tests {
         );
         assert!(
             text.contains("# TYPE function_duration_seconds histogram"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn shed_calls_are_counted_per_method_from_zero() {
+        let metrics = Metrics::new();
+        let text = metrics.render().unwrap();
+        assert!(
+            text.contains("function_calls_shed_total{method=\"POST\"} 0"),
+            "{text}"
+        );
+        metrics.shed("GET");
+        metrics.shed("GET");
+        let text = metrics.render().unwrap();
+        assert!(
+            text.contains("function_calls_shed_total{method=\"GET\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("function_calls_shed_total{method=\"POST\"} 0"),
             "{text}"
         );
     }
