@@ -245,7 +245,9 @@ impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let status =
             StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        if status.is_server_error() {
+        // A shed call is already counted and has its `call` line; a warning for each would
+        // flood the log just when the process is busiest.
+        if status.is_server_error() && !matches!(self, Error::Overloaded(_)) {
             tracing::warn!(status = status.as_u16(), error = %self, "request failed");
         }
         let mut response = (
