@@ -2,7 +2,7 @@
 
 /// What is normalised before answers are compared, and why. Nothing else is: bodies are
 /// compared as the bytes sent, with only these values masked in place.
-pub const NORMALISED: [(&str, &str); 5] = [
+pub const NORMALISED: [(&str, &str); 6] = [
     ("took's value", "Elasticsearch's own timing of each search"),
     (
         "window.start's and window.end's values in format=buckets",
@@ -17,6 +17,11 @@ pub const NORMALISED: [(&str, &str); 5] = [
     (
         "ce-id, ce-time headers",
         "every reply event gets a fresh id and time",
+    ),
+    (
+        "x-request-id's value, when the case sends no X-Request-Id",
+        "each call gets a fresh id (on Lambda, the invocation's); its presence is compared, and \
+         its value too when the case sends one",
     ),
     (
         "date, content-length headers",
