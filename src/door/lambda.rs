@@ -10,15 +10,18 @@
 //!   payload becomes `POST /` with the payload as its JSON body, which may carry query
 //!   parameters. The function result is the response body: the stats, or the error JSON.
 
+use std::convert::Infallible;
 use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue, Method, Request, header};
 use axum::middleware::map_request;
+use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
+use http_body_util::Full;
 use lambda_http::aws_lambda_events::alb::AlbTargetGroupResponse;
 use lambda_http::aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayV2httpResponse};
 use lambda_http::request::{LambdaRequest, RequestOrigin};
@@ -54,6 +57,10 @@ pub fn classify(payload: Value) -> Invocation {
 
 /// Serves `router` to the Lambda runtime until the runtime stops. Each request carries its
 /// invocation's request id, deadline and X-Ray trace to the Router as a [`PlatformCall`].
+///
+/// On Lambda Managed Instances (`AWS_LAMBDA_MAX_CONCURRENCY` above 1) the runtime polls for
+/// that many invocations at once, and they share this process's cache, coalescing and
+/// connections; otherwise it takes one at a time, as classic Lambda hands them out.
 pub async fn run(router: Router) -> ExitCode {
     let router = router.layer(map_request(|mut request: Request<Body>| async move {
         if let Some(context) = request.extensions().get::<lambda_http::Context>() {
@@ -62,7 +69,8 @@ pub async fn run(router: Router) -> ExitCode {
         }
         request
     }));
-    match lambda_runtime::run(service_fn(|event| handle(router.clone(), event))).await {
+    let handler = service_fn(move |event| handle(router.clone(), event));
+    match lambda_runtime::run_concurrent(handler).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(%error, "the Lambda runtime stopped");
@@ -80,7 +88,9 @@ pub async fn handle(
     let request = match classify(payload) {
         Invocation::Http(http_event) => {
             let origin = http_event.request_origin();
-            let mut adapter = Adapter::from(router);
+            let mut adapter = Adapter::from(ServiceExt::<lambda_http::Request>::and_then(
+                router, buffered,
+            ));
             // lambda_http panics on an event it cannot make a request of (a body marked
             // base64 that is not, a host or path that make no URL). Such an event is a bad
             // request, answered in its own shape like any other, not a failed invocation.
@@ -113,6 +123,27 @@ fn platform_call(context: &lambda_http::Context) -> PlatformCall {
         deadline: Some(SystemTime::UNIX_EPOCH + Duration::from_millis(context.deadline)),
         xray_trace_id: context.xray_trace_id.clone(),
     }
+}
+
+/// The response with its body read into memory. lambda_http's adapter holds the body across an
+/// await while it turns the response into the event's shape; axum's body is not `Sync`, which
+/// would make the invocation's future not `Send`, as the concurrent runtime requires.
+async fn buffered(response: Response) -> Result<axum::http::Response<Full<Bytes>>, Infallible> {
+    let (parts, body) = response.into_parts();
+    let bytes = match body.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) => {
+            let error = Error::Internal(format!("cannot read the response: {e}"));
+            let (parts, body) = error.into_response().into_parts();
+            let body = body
+                .collect()
+                .await
+                .map(|c| c.to_bytes())
+                .unwrap_or_default();
+            return Ok(axum::http::Response::from_parts(parts, Full::new(body)));
+        }
+    };
+    Ok(axum::http::Response::from_parts(parts, Full::new(bytes)))
 }
 
 /// The 400 for an HTTP event lambda_http cannot read, shaped as lambda_http shapes the Router's
