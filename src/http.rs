@@ -1,10 +1,11 @@
 //! The HTTP layer, shared by every door: the axum Router ([`app`]), the parameters a call
 //! carries ([`params`]), CloudEvents (`cloudevent`), Kubeless's metrics (`metrics`), the
-//! answers' [`etag`]s, and serving the Router on a socket ([`serve`]).
+//! answers' [`compression`] and [`etag`]s, and serving the Router on a socket ([`serve`]).
 //! The Lambda door hands the same Router to the Lambda runtime instead of a socket.
 
 pub mod app;
 mod cloudevent;
+pub mod compression;
 pub mod etag;
 mod metrics;
 pub mod params;

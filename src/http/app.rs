@@ -19,9 +19,9 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tracing::Instrument;
 
 use super::cloudevent;
-use super::etag;
 use super::metrics::Metrics;
 use super::params::{params_from_json, params_from_query};
+use super::{compression, etag};
 use crate::error::Error;
 use crate::stats::Stats;
 
@@ -72,8 +72,8 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 /// Wraps `methods` as a function call, innermost first: the time limit; panics caught as 500s
-/// (outside the time limit, so a panic and a 408 both count as failures); the ETag of the
-/// bytes sent and 304s; then metrics, the log line and CORS.
+/// (outside the time limit, so a panic and a 408 both count as failures); compression, then
+/// the ETag of the bytes sent and 304s; then metrics, the log line and CORS.
 fn function_call(
     methods: MethodRouter<Arc<AppState>>,
     state: &Arc<AppState>,
@@ -83,6 +83,7 @@ fn function_call(
         .layer::<_, Infallible>(CatchPanicLayer::custom(|_| {
             Error::Internal("the handler panicked".into()).into_response()
         }))
+        .layer::<_, Infallible>(compression::layer())
         .layer::<_, Infallible>(middleware::from_fn(etag::conditional))
         .layer::<_, Infallible>(middleware::from_fn_with_state(state.clone(), track))
 }

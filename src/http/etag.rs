@@ -1,7 +1,10 @@
 //! Conditional requests: every successful function answer carries a strong `ETag`, and a
-//! request whose `If-None-Match` names it (or is `*`) is answered without the body. The tag is
-//! taken from the bytes sent, so equal answers carry equal tags on every door and in every
-//! process.
+//! request whose `If-None-Match` names it (or is `*`) is answered without the body.
+//!
+//! The tag is taken from the bytes actually sent, so it sits outside compression: gzip, br,
+//! zstd and identity answers are different representations, and a strong tag must tell them
+//! apart. Compression is deterministic for the same bytes and level, so equal answers carry
+//! equal tags on every door and in every process.
 
 use std::convert::Infallible;
 use std::pin::Pin;
