@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 
 /// What is normalised before answers are compared, and why. Nothing else is: bodies are
-/// compared as the bytes sent, with only these values masked in place.
+/// compared as the bytes sent (decoded from their `content-encoding`, which is itself compared),
+/// with only these values masked in place.
 pub const NORMALISED: [(&str, &str); 6] = [
     ("took's value", "Elasticsearch's own timing of each search"),
     (
