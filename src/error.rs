@@ -33,6 +33,9 @@ pub enum Error {
     /// The request body is larger than the limit (bytes).
     #[error("the request body is larger than {0} bytes")]
     TooLarge(usize),
+    /// A request other than GET or HEAD whose `If-None-Match` names the answer it would get.
+    #[error("If-None-Match matches this answer; only GET and HEAD are answered 304 Not Modified")]
+    PreconditionFailed,
     /// The method is not one the path answers.
     #[error("method {0} is not allowed on this path; the Allow header lists those that are")]
     MethodNotAllowed(String),
@@ -109,6 +112,7 @@ impl Error {
             Error::MethodNotAllowed(_) => 405,
             Error::IndexNotFound { .. } => 404,
             Error::TooLarge(_) => 413,
+            Error::PreconditionFailed => 412,
             Error::FunctionTimeout(_) => 408,
             Error::Unavailable { .. } | Error::Overloaded(_) => 503,
             Error::Timeout { .. } => 504,
@@ -131,6 +135,7 @@ impl Error {
             Error::IndexNotFound { .. } => "index_not_found",
             Error::AllShardsFailed(_) => "all_shards_failed",
             Error::TooLarge(_) => "request_too_large",
+            Error::PreconditionFailed => "precondition_failed",
             Error::FunctionTimeout(_) => "function_timeout",
             Error::Overloaded(_) => "overloaded",
             Error::Unavailable { .. } => "elasticsearch_unavailable",
@@ -182,6 +187,7 @@ mod tests {
             Error::BadEvent("no id".into()),
             Error::MethodNotAllowed("PUT".into()),
             Error::TooLarge(65536),
+            Error::PreconditionFailed,
             Error::FunctionTimeout(Duration::from_secs(1)),
             Error::Unavailable {
                 host: "http://h:1".into(),
@@ -230,7 +236,7 @@ mod tests {
         assert_eq!(
             statuses,
             [
-                500, 400, 400, 405, 413, 408, 503, 504, 502, 502, 502, 500, 404, 502, 503
+                500, 400, 400, 405, 413, 412, 408, 503, 504, 502, 502, 502, 500, 404, 502, 503
             ]
         );
     }

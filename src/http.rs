@@ -1,11 +1,13 @@
 //! The HTTP layer, shared by every door: the axum Router ([`app`]), each call's identity
 //! ([`identity`]), the parameters a call carries ([`params`]), CloudEvents (`cloudevent`),
-//! Kubeless's metrics (`metrics`), load shedding beyond `MAX_IN_FLIGHT` ([`shed`]), and serving
-//! the Router on a socket ([`serve`]).
+//! Kubeless's metrics (`metrics`), load shedding beyond `MAX_IN_FLIGHT` ([`shed`]), the answers'
+//! [`compression`] and [`etag`]s, and serving the Router on a socket ([`serve`]).
 //! The Lambda door hands the same Router to the Lambda runtime instead of a socket.
 
 pub mod app;
 mod cloudevent;
+pub mod compression;
+pub mod etag;
 pub mod identity;
 mod metrics;
 pub mod params;

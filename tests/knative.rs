@@ -127,10 +127,12 @@ async fn cloud_events_in_both_modes_get_a_binary_reply() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
         .collect();
-    let labelled = lines
-        .iter()
-        .filter(|l| l["span"]["K_SERVICE"] == "wx")
-        .count();
+    // Each line lists every span it was written in: the service's, and a call's own.
+    let in_service = |line: &Value| {
+        let spans = line["spans"].as_array().cloned().unwrap_or_default();
+        spans.iter().any(|span| span["K_SERVICE"] == "wx")
+    };
+    let labelled = lines.iter().filter(|l| in_service(l)).count();
     assert!(
         labelled >= 3,
         "expected the start line and the three calls to carry K_SERVICE=wx:\n{log}"

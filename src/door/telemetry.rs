@@ -64,7 +64,7 @@ fn install(filter: Targets, json: bool, colour: bool, writer: BoxMakeWriter) {
     let registry = tracing_subscriber::registry().with(filter);
     // A second init (e.g. in tests) is harmless, so its error is ignored.
     let _ = if json {
-        let layer = layer.json().with_current_span(true).with_span_list(false);
+        let layer = layer.json().with_current_span(true).with_span_list(true);
         registry.with(layer).try_init()
     } else {
         registry.with(layer).try_init()

@@ -21,7 +21,7 @@ use super::cloudevent;
 use super::identity::identify;
 use super::metrics::Metrics;
 use super::params::{params_from_json, params_from_query};
-use super::shed;
+use super::{compression, etag, shed};
 use crate::call::CallContext;
 use crate::error::Error;
 use crate::stats::Stats;
@@ -77,8 +77,9 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 /// Wraps `methods` as a function call, innermost first: the time limit; panics caught as 500s
-/// (outside the time limit, so a panic and a 408 both count as failures); then metrics, the
-/// log line and CORS.
+/// (outside the time limit, so a panic and a 408 both count as failures); compression, then
+/// the ETag of the bytes sent and 304s; calls over `MAX_IN_FLIGHT` shed; then metrics, the log
+/// line and CORS.
 fn function_call(
     methods: MethodRouter<Arc<AppState>>,
     state: &Arc<AppState>,
@@ -88,6 +89,8 @@ fn function_call(
         .layer::<_, Infallible>(CatchPanicLayer::custom(|_| {
             Error::Internal("the handler panicked".into()).into_response()
         }))
+        .layer::<_, Infallible>(compression::layer())
+        .layer::<_, Infallible>(middleware::from_fn(etag::conditional))
         .layer::<_, Infallible>(shed::layer(state.max_in_flight, state.metrics.clone()))
         .layer::<_, Infallible>(middleware::from_fn_with_state(state.clone(), track))
 }

@@ -1,8 +1,11 @@
 //! What parity leaves out or masks before comparing answers, and why.
 
+use std::collections::BTreeMap;
+
 /// What is normalised before answers are compared, and why. Nothing else is: bodies are
-/// compared as the bytes sent, with only these values masked in place.
-pub const NORMALISED: [(&str, &str); 6] = [
+/// compared as the bytes sent (decoded from their `content-encoding`, which is itself compared),
+/// with only these values masked in place.
+pub const NORMALISED: [(&str, &str); 7] = [
     ("took's value", "Elasticsearch's own timing of each search"),
     (
         "window.start's and window.end's values in format=buckets",
@@ -27,10 +30,23 @@ pub const NORMALISED: [(&str, &str); 6] = [
         "date, content-length headers",
         "the clock; the length follows the body, which differs in `took` alone",
     ),
+    (
+        "etag header's value, where the body had a value masked",
+        "the tag is a hash of the bytes sent, so it differs wherever `took` or the window's \
+         clock times do; on every other answer (csv, svg) it is compared exactly",
+    ),
 ];
 
 /// The response headers left out of the comparison, as listed in [`NORMALISED`].
 pub const HEADERS_NOT_COMPARED: [&str; 4] = ["ce-id", "ce-time", "date", "content-length"];
+
+/// Masks the `etag` header's value, as [`NORMALISED`] says, for an answer whose body had a
+/// value masked.
+pub fn mask_etag(headers: &mut BTreeMap<String, String>) {
+    if let Some(tag) = headers.get_mut("etag") {
+        *tag = "…".to_string();
+    }
+}
 
 /// Applies [`NORMALISED`]: in the bytes as sent, `took`'s value and the buckets window's clock
 /// times are masked; /metrics is reduced to its shape.

@@ -33,6 +33,17 @@ pub fn observations() -> Vec<(Duration, f64)> {
         .collect()
 }
 
+/// 400 observations, one every 4 minutes, the oldest 26.6 h ago, at 61 temperatures from 45
+/// to 72: every format's answer is long enough to be compressed.
+pub fn spread_observations() -> Vec<(Duration, f64)> {
+    (0..400u64)
+        .map(|i| {
+            let temperature = 45.0 + ((i * 37) % 61) as f64 * 0.45;
+            (Duration::from_secs(30 + i * 240), temperature)
+        })
+        .collect()
+}
+
 /// The temperatures of [`OBSERVATIONS`] younger than `max_age` hours.
 pub fn temperatures(max_age: f64) -> Vec<f64> {
     OBSERVATIONS

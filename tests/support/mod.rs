@@ -5,6 +5,7 @@
 pub mod bed;
 pub mod doors;
 pub mod emulator;
+pub mod encoding;
 pub mod histogram;
 pub mod inprocess;
 pub mod load;

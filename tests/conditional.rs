@@ -1,0 +1,138 @@
+//! Conditional requests, against a real Elasticsearch: on the Kubeless, Knative and Lambda
+//! doors (Lambda behind cargo-lambda's emulator), a request that sends back the ETag of the
+//! answer it already holds is answered 304 with no body; and in every kind of Lambda HTTP
+//! event, the 304 keeps its event's shape.
+
+mod support;
+
+use axum::Router;
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::{Value, json};
+use support::bed::Bed;
+use support::encoding::get;
+use support::histogram::spread_observations;
+use support::inprocess::router;
+use wx_stats::http::etag::entity_tag;
+
+/// The search response (within the cache's TTL, its `took` is the same from one request to the
+/// next), an SVG and a CSV.
+const QUERIES: [&str; 3] = ["", "format=svg", "format=csv&interval=0.1&fill=true"];
+
+#[tokio::test]
+async fn on_every_door_the_answers_etag_in_if_none_match_is_304_without_a_body() {
+    let bed = Bed::new("conditional-doors", &spread_observations()).await;
+    let doors = bed.doors().await;
+    for (door, function) in doors.functions() {
+        for query in QUERIES {
+            let url = format!("{function}?{query}");
+            let first = get(&url, &[]).await;
+            let what = format!("{door} {query:?}");
+            assert_eq!(first.status, 200, "{what}");
+            let tag = first.header("etag");
+            assert_eq!(
+                tag,
+                entity_tag(&first.body),
+                "{what}: the tag of the bytes sent"
+            );
+
+            let second = get(&url, &[("if-none-match", tag)]).await;
+            assert_eq!(second.status, 304, "{what}");
+            assert!(second.body.is_empty(), "{what}: a 304 with a body");
+            assert_eq!(second.header("etag"), tag, "{what}");
+            assert_eq!(
+                second.header("cache-control"),
+                first.header("cache-control"),
+                "{what}"
+            );
+            assert_eq!(second.header("content-type"), "", "{what}");
+        }
+    }
+}
+
+/// Compressed and plain answers are different representations, so their strong tags differ,
+/// and one's tag does not validate the other.
+#[tokio::test]
+async fn on_every_door_each_encoding_has_its_own_etag() {
+    let bed = Bed::new("conditional-encodings", &spread_observations()).await;
+    let doors = bed.doors().await;
+    for (door, function) in doors.functions() {
+        let url = format!("{function}?format=svg");
+        let plain = get(&url, &[]).await;
+        let br = get(&url, &[("accept-encoding", "br")]).await;
+        assert_eq!(br.header("content-encoding"), "br", "{door}");
+        assert_eq!(br.header("etag"), entity_tag(&br.body), "{door}");
+        assert_ne!(br.header("etag"), plain.header("etag"), "{door}");
+
+        let with_plains_tag = [
+            ("accept-encoding", "br"),
+            ("if-none-match", plain.header("etag")),
+        ];
+        let other = get(&url, &with_plains_tag).await;
+        assert_eq!(
+            other.status, 200,
+            "{door}: the plain tag validated the br answer"
+        );
+        assert!(other.body == br.body, "{door}");
+        let with_brs_tag = [
+            ("accept-encoding", "br"),
+            ("if-none-match", br.header("etag")),
+        ];
+        assert_eq!(get(&url, &with_brs_tag).await.status, 304, "{door}");
+    }
+}
+
+/// Each Lambda HTTP event kind, as recorded in tests/fixtures/.
+const EVENTS: [(&str, &str); 4] = [
+    ("apigw-rest", include_str!("fixtures/apigw-rest.json")),
+    ("apigw-http", include_str!("fixtures/apigw-http.json")),
+    ("function-url", include_str!("fixtures/function-url.json")),
+    ("alb", include_str!("fixtures/alb.json")),
+];
+
+/// A response header of a Lambda HTTP response: REST and ALB responses may carry it in
+/// `multiValueHeaders`, HTTP API and function URL responses in `headers`.
+fn header_of<'a>(response: &'a Value, name: &str) -> Option<&'a str> {
+    response["multiValueHeaders"][name][0]
+        .as_str()
+        .or_else(|| response["headers"][name].as_str())
+}
+
+async fn invoke(app: &Router, event: &Value) -> Value {
+    let event = LambdaEvent::new(event.clone(), Context::default());
+    wx_stats::door::lambda::handle(app.clone(), event)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn every_lambda_event_kind_answers_304_in_its_own_shape() {
+    let bed = Bed::new("conditional-events", &spread_observations()).await;
+    let app = router(&bed.env());
+    for (kind, text) in EVENTS {
+        let event: Value = serde_json::from_str(text).unwrap();
+        let first = invoke(&app, &event).await;
+        assert_eq!(first["statusCode"], 200, "{kind}: {first}");
+        let tag = header_of(&first, "etag").unwrap_or_else(|| panic!("{kind}: no etag: {first}"));
+        let body = first["body"].as_str().unwrap();
+        assert_eq!(tag, entity_tag(body.as_bytes()), "{kind}");
+
+        let mut conditional = event.clone();
+        conditional["headers"]["if-none-match"] = json!(tag);
+        if conditional["multiValueHeaders"].is_object() {
+            conditional["multiValueHeaders"]["if-none-match"] = json!([tag]);
+        }
+        let second = invoke(&app, &conditional).await;
+        assert_eq!(second["statusCode"], 304, "{kind}: {second}");
+        assert_eq!(second["body"].as_str().unwrap_or_default(), "", "{kind}");
+        assert_eq!(header_of(&second, "etag"), Some(tag), "{kind}: {second}");
+        // A 304 may state the 200's length or none, never 0 (RFC 9110, 8.6).
+        let length = header_of(&second, "content-length");
+        assert_eq!(length, None, "{kind}: a 304's content-length: {second}");
+        let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        assert_eq!(
+            keys(&second),
+            keys(&first),
+            "{kind}: a 304 in another shape"
+        );
+    }
+}
