@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use support::bed::Bed;
 use support::doors::KNATIVE;
+use support::load::status_kib;
 
 /// The README's ceiling for a door with the default settings (CACHE_MAX_BYTES=16MiB), in MiB.
 const CEILING_MIB: u64 = 48;
@@ -26,16 +27,6 @@ fn a_year() -> Vec<(Duration, f64)> {
             (age, 20.0 + (slot * 37 % 801) as f64 / 10.0)
         })
         .collect()
-}
-
-/// A `/proc/PID/status` field in KiB, e.g. `VmHWM` (the peak resident set size).
-fn status_kib(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

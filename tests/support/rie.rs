@@ -67,11 +67,6 @@ impl Rie {
         format!("http://127.0.0.1:{port}/2015-03-31/functions/function/invocations")
     }
 
-    /// The emulator's process id (the function is its child).
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
     /// What the emulator and the function wrote.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
