@@ -5,7 +5,9 @@
 //! The HTTP layer fills it from the request's headers and its platform; the rules for what a
 //! caller may send live here.
 
-use std::time::{Duration, Instant};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Who asked, and until when.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -35,6 +37,40 @@ impl CallContext {
             None => limit,
         }
     }
+}
+
+/// A new id, shaped as a version-4 UUID, for a call that brought none (and for reply events).
+///
+/// Its bits come from the process's id, the moment the process made its first id and a
+/// counter, mixed by SplitMix64, rather than from the operating system's randomness: the doors
+/// run in empty roots and `FROM scratch` images with no `/dev/urandom`, where asking for random
+/// bytes fails. Ids are unique within a process by the counter, and across processes by the
+/// seed; they are names, not secrets.
+pub fn new_id() -> String {
+    static SEED: OnceLock<u64> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let seed = *SEED.get_or_init(|| {
+        let since_epoch = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH);
+        let nanos = since_epoch.map_or(0, |d| d.as_nanos() as u64);
+        splitmix64(nanos ^ u64::from(std::process::id()).rotate_left(32))
+    });
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let high = splitmix64(seed.wrapping_add(count));
+    let low = splitmix64(high ^ seed.rotate_left(17));
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&high.to_be_bytes());
+    bytes[8..].copy_from_slice(&low.to_be_bytes());
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string()
+}
+
+/// One step of SplitMix64: a bijection that spreads consecutive inputs over all 64 bits.
+fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// A request id worth echoing and passing on: 1 to 128 characters, letters, digits and
@@ -88,6 +124,17 @@ pub fn traceparent_from_xray(header: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn new_ids_are_distinct_version_4_uuids_that_pass_the_check() {
+        let ids: std::collections::HashSet<String> = (0..10_000).map(|_| new_id()).collect();
+        assert_eq!(ids.len(), 10_000);
+        for id in ids.iter().take(100) {
+            let uuid = uuid::Uuid::parse_str(id).unwrap();
+            assert_eq!(uuid.get_version_num(), 4, "{id}");
+            assert!(sane_request_id(id), "{id}");
+        }
+    }
 
     #[test]
     fn request_ids_are_checked() {

@@ -56,7 +56,7 @@ fn read(headers: &HeaderMap, body: Bytes) -> Result<Event, Error> {
 /// The answer as a binary-mode CloudEvent reply from `source`.
 pub fn reply(answer: Rendered, source: &str) -> Result<Response, Error> {
     let event = EventBuilderV10::new()
-        .id(uuid::Uuid::new_v4().to_string())
+        .id(crate::call::new_id())
         .ty(REPLY_TYPE)
         .source(source)
         .time(now_rfc3339())

@@ -18,7 +18,7 @@ use tracing::Instrument;
 
 use super::app::AppState;
 use crate::call::{
-    CallContext, sane_request_id, sane_traceparent, sane_tracestate, traceparent_from_xray,
+    CallContext, new_id, sane_request_id, sane_traceparent, sane_tracestate, traceparent_from_xray,
 };
 
 /// The header that carries the request id, both ways.
@@ -77,7 +77,7 @@ fn call_context(headers: &HeaderMap, platform: PlatformCall, state: &AppState) -
         .filter(|id| sane_request_id(id))
         .map(str::to_string)
         .or(platform.request_id.filter(|id| sane_request_id(id)))
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        .unwrap_or_else(new_id);
     let traceparent = header("traceparent").filter(|t| sane_traceparent(t));
     let tracestate = traceparent.and(header("tracestate").filter(|t| sane_tracestate(t)));
     let traceparent = traceparent.map(str::to_string).or_else(|| {
