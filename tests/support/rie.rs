@@ -58,33 +58,23 @@ impl Rie {
     /// Invokes the function with `event` as `request_id`; the invocation's answer, as the
     /// function returned it (or the emulator's own error when the function timed out).
     pub async fn invoke(&self, event: &Value, request_id: &str) -> Value {
-        invoke(self.invocations_url(), event, request_id).await
-    }
-
-    /// Where invocations go.
-    pub fn invocations_url(&self) -> String {
         let port = self.port;
-        format!("http://127.0.0.1:{port}/2015-03-31/functions/function/invocations")
+        let url = format!("http://127.0.0.1:{port}/2015-03-31/functions/function/invocations");
+        let response = reqwest::Client::new()
+            .post(url)
+            .header("x-amzn-requestid", request_id)
+            .json(event)
+            .send()
+            .await
+            .unwrap();
+        let text = response.text().await.unwrap();
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
     }
 
     /// What the emulator and the function wrote.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
-}
-
-/// Invokes the function at `url` (an emulator's [`Rie::invocations_url`]) with `event` as
-/// `request_id`; the answer as the function returned it, or the emulator's own error.
-pub async fn invoke(url: String, event: &Value, request_id: &str) -> Value {
-    let response = reqwest::Client::new()
-        .post(url)
-        .header("x-amzn-requestid", request_id)
-        .json(event)
-        .send()
-        .await
-        .unwrap();
-    let text = response.text().await.unwrap();
-    serde_json::from_str(&text).unwrap_or(Value::String(text))
 }
 
 impl Drop for Rie {
