@@ -46,7 +46,7 @@ pub async fn identify(
         .extensions_mut()
         .remove::<PlatformCall>()
         .unwrap_or_default();
-    let call = call_context(request.headers(), platform.clone(), &state);
+    let call = call_context(request.headers(), &platform, &state);
     let id = HeaderValue::from_str(&call.request_id).ok();
     let span = tracing::info_span!(
         parent: &state.span,
@@ -71,12 +71,12 @@ pub async fn identify(
 /// The incoming `x-request-id` when it is sane, else the platform's id, else a new one; the
 /// caller's `traceparent` (and `tracestate`) when well-formed, else X-Ray's; the platform's
 /// deadline, else `FUNC_TIMEOUT` from now. A header that fails its check is ignored, never echoed.
-fn call_context(headers: &HeaderMap, platform: PlatformCall, state: &AppState) -> CallContext {
+fn call_context(headers: &HeaderMap, platform: &PlatformCall, state: &AppState) -> CallContext {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let request_id = header(REQUEST_ID)
         .filter(|id| sane_request_id(id))
         .map(str::to_string)
-        .or(platform.request_id.filter(|id| sane_request_id(id)))
+        .or(platform.request_id.clone().filter(|id| sane_request_id(id)))
         .unwrap_or_else(new_id);
     let traceparent = header("traceparent").filter(|t| sane_traceparent(t));
     let tracestate = traceparent.and(header("tracestate").filter(|t| sane_tracestate(t)));
@@ -142,12 +142,12 @@ mod tests {
     fn the_callers_id_wins_then_the_platforms_then_a_new_one() {
         let in_a_minute = SystemTime::now() + Duration::from_secs(60);
         let sane = headers(&[(REQUEST_ID, "abc-123")]);
-        let call = call_context(&sane, lambda("aws-1", in_a_minute), &state(None));
+        let call = call_context(&sane, &lambda("aws-1", in_a_minute), &state(None));
         assert_eq!(call.request_id, "abc-123");
         let insane = headers(&[(REQUEST_ID, "a b")]);
-        let call = call_context(&insane, lambda("aws-1", in_a_minute), &state(None));
+        let call = call_context(&insane, &lambda("aws-1", in_a_minute), &state(None));
         assert_eq!(call.request_id, "aws-1");
-        let call = call_context(&insane, PlatformCall::default(), &state(None));
+        let call = call_context(&insane, &PlatformCall::default(), &state(None));
         assert!(
             uuid::Uuid::parse_str(&call.request_id).is_ok(),
             "{}",
@@ -160,7 +160,7 @@ mod tests {
         let in_a_minute = SystemTime::now() + Duration::from_secs(60);
         let call = call_context(
             &HeaderMap::new(),
-            lambda("aws-1", in_a_minute),
+            &lambda("aws-1", in_a_minute),
             &state(None),
         );
         assert_eq!(
@@ -169,7 +169,7 @@ mod tests {
         );
         let own = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
         let sent = headers(&[("traceparent", own), ("tracestate", "a=b")]);
-        let call = call_context(&sent, lambda("aws-1", in_a_minute), &state(None));
+        let call = call_context(&sent, &lambda("aws-1", in_a_minute), &state(None));
         assert_eq!(
             (call.traceparent.as_deref(), call.tracestate.as_deref()),
             (Some(own), Some("a=b"))
@@ -185,7 +185,7 @@ mod tests {
         };
         let lambda_left = left(call_context(
             &HeaderMap::new(),
-            lambda("a", in_a_minute),
+            &lambda("a", in_a_minute),
             &state(None),
         ));
         assert!(
@@ -196,7 +196,7 @@ mod tests {
         assert_eq!(
             left(call_context(
                 &HeaderMap::new(),
-                lambda("a", past),
+                &lambda("a", past),
                 &state(None)
             )),
             None
@@ -204,7 +204,7 @@ mod tests {
         let kubeless = state(Some(Duration::from_secs(30)));
         let kubeless_left = left(call_context(
             &HeaderMap::new(),
-            PlatformCall::default(),
+            &PlatformCall::default(),
             &kubeless,
         ));
         assert!(
