@@ -35,7 +35,7 @@ pub struct Rendered {
     pub format: Format,
     /// The body.
     pub body: String,
-    /// How long caches downstream may keep it: as long as we do; zero for a partial answer.
+    /// How long caches downstream may keep it: as long as we do (a partial answer, not at all).
     pub max_age: Duration,
     /// Why the answer is incomplete, when some shards failed: it is served, but not kept.
     pub partial: Option<String>,
@@ -112,17 +112,14 @@ impl Stats {
         Ok(Rendered {
             format: request.format,
             body: render(&request, &response, SystemTime::now())?,
-            max_age: if partial.is_some() {
-                Duration::ZERO
-            } else {
-                self.cache_ttl()
-            },
+            max_age: self.cache_ttl(),
             partial,
         })
     }
 
     /// Elasticsearch's answer to `body` on the query's index. Identical searches share one
     /// call, and answers are kept for `CACHE_TTL`.
+    ///
     /// A waiter on another call's search gets that search's answer; the search itself carries
     /// the context of the call that started it.
     async fn search(
