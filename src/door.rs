@@ -4,6 +4,8 @@
 //!
 //! Pure where it can be, like [`crate::config`]: variables come through a lookup function.
 
+pub mod knative;
+pub mod kubeless;
 pub mod lambda;
 pub mod telemetry;
 
@@ -18,8 +20,12 @@ use crate::config::parse_duration;
 use crate::error::Error;
 use crate::http::app::{AppState, router};
 use crate::http::serve::serve;
-use crate::http::shed::{DEFAULT_MAX_IN_FLIGHT, MAX_IN_FLIGHT_LIMIT};
+use crate::http::shed::MAX_IN_FLIGHT_LIMIT;
 use crate::stats::Stats;
+
+pub use knative::KnativeEnv;
+pub use kubeless::KubelessEnv;
+pub use lambda::LambdaEnv;
 
 /// A platform's own variables, read through a lookup function.
 pub trait PlatformEnv: Sized {
@@ -130,106 +136,6 @@ impl ServiceIdentity {
 
 /// How long a door drains in-flight requests after SIGTERM, unless `SHUTDOWN_GRACE` says otherwise.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
-
-/// The Kubeless runtime contract's variables. Custom images often lack some, so all default.
-#[derive(Clone, Debug, PartialEq)]
-pub struct KubelessEnv {
-    /// `FUNC_PORT`: where to listen.
-    pub port: u16,
-    /// `FUNC_TIMEOUT`: a call running longer is answered 408.
-    pub timeout: Duration,
-    /// `FUNC_HANDLER`: the handler name, logged only.
-    pub handler: String,
-    /// `MOD_NAME`: the module name, logged only.
-    pub module: String,
-    /// `FUNC_RUNTIME`: the runtime name, logged only.
-    pub runtime: String,
-    /// `FUNC_MEMORY_LIMIT`: the memory limit, logged only.
-    pub memory_limit: String,
-    /// `SHUTDOWN_GRACE`: how long to drain after SIGTERM.
-    pub grace: Duration,
-    /// `MAX_IN_FLIGHT`: function calls in progress at once; more are answered 503.
-    pub max_in_flight: usize,
-}
-
-impl PlatformEnv for KubelessEnv {
-    fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, Error> {
-        let text = |name: &str, default: &str| {
-            lookup(name)
-                .filter(|v| !v.is_empty())
-                .unwrap_or_else(|| default.to_string())
-        };
-        Ok(KubelessEnv {
-            port: port(lookup, "FUNC_PORT")?,
-            timeout: duration(lookup, "FUNC_TIMEOUT", Duration::from_secs(180))?,
-            handler: text("FUNC_HANDLER", "handler"),
-            module: text("MOD_NAME", "wx-stats"),
-            runtime: text("FUNC_RUNTIME", "custom"),
-            memory_limit: text("FUNC_MEMORY_LIMIT", "0"),
-            grace: duration(lookup, "SHUTDOWN_GRACE", DEFAULT_SHUTDOWN_GRACE)?,
-            max_in_flight: calls(lookup, "MAX_IN_FLIGHT")?.unwrap_or(DEFAULT_MAX_IN_FLIGHT),
-        })
-    }
-}
-
-/// The Knative Serving runtime contract's variables.
-#[derive(Clone, Debug, PartialEq)]
-pub struct KnativeEnv {
-    /// `PORT`: where to listen.
-    pub port: u16,
-    /// `SHUTDOWN_GRACE`: how long to drain after SIGTERM.
-    pub grace: Duration,
-    /// `K_SERVICE`, `K_REVISION` and `K_CONFIGURATION`, when set: they label every log line.
-    pub identity: ServiceIdentity,
-    /// `MAX_IN_FLIGHT`: function calls in progress at once; more are answered 503.
-    pub max_in_flight: usize,
-}
-
-impl PlatformEnv for KnativeEnv {
-    fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, Error> {
-        let text = |name: &str| lookup(name).filter(|v| !v.is_empty());
-        Ok(KnativeEnv {
-            port: port(lookup, "PORT")?,
-            grace: duration(lookup, "SHUTDOWN_GRACE", DEFAULT_SHUTDOWN_GRACE)?,
-            identity: ServiceIdentity {
-                service: text("K_SERVICE"),
-                revision: text("K_REVISION"),
-                configuration: text("K_CONFIGURATION"),
-            },
-            max_in_flight: calls(lookup, "MAX_IN_FLIGHT")?.unwrap_or(DEFAULT_MAX_IN_FLIGHT),
-        })
-    }
-}
-
-/// The Lambda runtime's variables that wx-stats logs at start-up, and the limit on calls in
-/// flight; lambda_runtime reads the rest.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LambdaEnv {
-    /// `AWS_LAMBDA_FUNCTION_NAME`.
-    pub function_name: String,
-    /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, in MB, as Lambda gives it.
-    pub memory_size: String,
-    /// `MAX_IN_FLIGHT`, else `AWS_LAMBDA_MAX_CONCURRENCY`, else 1: function calls in progress
-    /// at once; more are answered 503.
-    pub max_in_flight: usize,
-}
-
-impl PlatformEnv for LambdaEnv {
-    fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, Error> {
-        let text = |name: &str| lookup(name).unwrap_or_default();
-        // Lambda sends an execution environment one invocation at a time, unless Lambda
-        // Managed Instances set how many it may be sent at once.
-        let max_in_flight = match calls(lookup, "MAX_IN_FLIGHT")? {
-            Some(limit) => limit,
-            None => calls(lookup, "AWS_LAMBDA_MAX_CONCURRENCY")?.unwrap_or(1),
-        };
-        Ok(LambdaEnv {
-            function_name: text("AWS_LAMBDA_FUNCTION_NAME"),
-            memory_size: text("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"),
-            max_in_flight,
-        })
-    }
-}
 
 /// A port variable; both platforms default to 8080.
 fn port(lookup: &dyn Fn(&str) -> Option<String>, variable: &'static str) -> Result<u16, Error> {

@@ -108,7 +108,7 @@ fn body_bytes(response: &Value) -> Vec<u8> {
 
 async fn invoke(app: &Router, event: &Value) -> Value {
     let event = LambdaEvent::new(event.clone(), Context::default());
-    wx_stats::door::lambda::handle(app.clone(), event)
+    wx_stats::door::lambda::event::handle(app.clone(), event)
         .await
         .unwrap()
 }

@@ -99,7 +99,7 @@ fn header_of<'a>(response: &'a Value, name: &str) -> Option<&'a str> {
 
 async fn invoke(app: &Router, event: &Value) -> Value {
     let event = LambdaEvent::new(event.clone(), Context::default());
-    wx_stats::door::lambda::handle(app.clone(), event)
+    wx_stats::door::lambda::event::handle(app.clone(), event)
         .await
         .unwrap()
 }

@@ -46,7 +46,7 @@ const CSV: &str = "text/csv; charset=utf-8";
 
 async fn invoke(app: &Router, payload: &str) -> Value {
     let event = LambdaEvent::new(serde_json::from_str(payload).unwrap(), Context::default());
-    wx_stats::door::lambda::handle(app.clone(), event)
+    wx_stats::door::lambda::event::handle(app.clone(), event)
         .await
         .unwrap()
 }

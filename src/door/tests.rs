@@ -2,6 +2,7 @@
 use std::collections::HashMap;
 
 use super::*;
+use crate::http::shed::DEFAULT_MAX_IN_FLIGHT;
 
 fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
     let map: HashMap<String, String> = vars

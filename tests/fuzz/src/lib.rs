@@ -8,7 +8,7 @@ use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
 use tokio::runtime::Runtime;
 use wx_stats::Stats;
-use wx_stats::door::lambda::{Invocation, classify, handle};
+use wx_stats::door::lambda::event::{Invocation, classify, handle};
 use wx_stats::http::app::{AppState, router};
 use wx_stats::query::{MAX_HOURS, MAX_INTERVAL, StatsRequest};
 

@@ -1,0 +1,75 @@
+//! The Knative Serving (and Cloud Run) door: HTTP on `PORT`, draining on SIGTERM, JSON log
+//! lines on stdout labelled with the service's name. With no `K_SERVICE` it is plain HTTP on
+//! `PORT`, which is what the one image serves when no platform is named.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use tracing::Instrument;
+
+use super::{
+    DEFAULT_SHUTDOWN_GRACE, PlatformEnv, ServiceIdentity, calls, duration, from_env, port,
+    serve_http, telemetry,
+};
+use crate::error::Error;
+use crate::http::app::AppState;
+use crate::http::shed::DEFAULT_MAX_IN_FLIGHT;
+
+/// Serves the Knative door until SIGTERM: `wx-stats-knative`, or the one image's entry point
+/// when `K_SERVICE` is set or no platform is named.
+pub async fn main() -> ExitCode {
+    telemetry::init_json_stdout("info");
+    let (knative, stats) = match from_env::<KnativeEnv>() {
+        Ok(started) => started,
+        Err(exit) => return exit,
+    };
+    // Every line logged while serving carries K_SERVICE, K_REVISION and K_CONFIGURATION.
+    let span = knative.identity.span();
+    span.in_scope(|| {
+        tracing::info!(
+            program = %super::program(),
+            port = knative.port,
+            max_in_flight = knative.max_in_flight,
+            elasticsearch = %stats.es().host(),
+            "knative door starting"
+        )
+    });
+    let state = AppState {
+        span: span.clone(),
+        event_source: knative.identity.event_source(),
+        max_in_flight: knative.max_in_flight,
+        ..AppState::new(stats)
+    };
+    serve_http(knative.port, state, knative.grace)
+        .instrument(span)
+        .await
+}
+
+/// The Knative Serving runtime contract's variables.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KnativeEnv {
+    /// `PORT`: where to listen.
+    pub port: u16,
+    /// `SHUTDOWN_GRACE`: how long to drain after SIGTERM.
+    pub grace: Duration,
+    /// `K_SERVICE`, `K_REVISION` and `K_CONFIGURATION`, when set: they label every log line.
+    pub identity: ServiceIdentity,
+    /// `MAX_IN_FLIGHT`: function calls in progress at once; more are answered 503.
+    pub max_in_flight: usize,
+}
+
+impl PlatformEnv for KnativeEnv {
+    fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let text = |name: &str| lookup(name).filter(|v| !v.is_empty());
+        Ok(KnativeEnv {
+            port: port(lookup, "PORT")?,
+            grace: duration(lookup, "SHUTDOWN_GRACE", DEFAULT_SHUTDOWN_GRACE)?,
+            identity: ServiceIdentity {
+                service: text("K_SERVICE"),
+                revision: text("K_REVISION"),
+                configuration: text("K_CONFIGURATION"),
+            },
+            max_in_flight: calls(lookup, "MAX_IN_FLIGHT")?.unwrap_or(DEFAULT_MAX_IN_FLIGHT),
+        })
+    }
+}
