@@ -6,108 +6,19 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::process::ExitStatus;
-use std::time::Duration;
 
-use serde::Deserialize;
-use similar::TextDiff;
-use support::bed::Bed;
 use support::doors::Doors;
-use support::encoding::{decode, raw_client};
 use support::{es_host, original_body, run};
 
 #[path = "parity/normalise.rs"]
 mod normalise;
-use normalise::{HEADERS_NOT_COMPARED, NORMALISED, mask_etag, normalise};
-
-#[derive(Deserialize)]
-struct Corpus {
-    cases: Vec<Case>,
-}
-
-#[derive(Deserialize)]
-struct Case {
-    name: String,
-    method: String,
-    path: String,
-    query: String,
-    headers: BTreeMap<String, String>,
-    body: Option<String>,
-    status: u16,
-    /// Response headers every door must send with exactly these values; "" for one it must
-    /// not send (e.g. no `content-encoding` on an answer too short to compress).
-    #[serde(default)]
-    expect_headers: BTreeMap<String, String>,
-    cli: Option<Vec<String>>,
-}
-
-#[derive(Debug, PartialEq)]
-struct Answer {
-    status: u16,
-    content_type: String,
-    /// Every other header, by name; repeated headers joined with ", ".
-    headers: BTreeMap<String, String>,
-    body: String,
-}
+use normalise::{NORMALISED, normalise};
+#[path = "parity/corpus.rs"]
+mod corpus;
+use corpus::{Case, corpus, diff, parity_bed};
 
 impl Case {
-    async fn send(&self, base: &str, index: &str) -> Answer {
-        let query = self.query.replace("{index}", index);
-        let url = if query.is_empty() {
-            format!("{base}{}", self.path)
-        } else {
-            format!("{base}{}?{query}", self.path)
-        };
-        let method = reqwest::Method::from_bytes(self.method.as_bytes()).unwrap();
-        let mut request = raw_client().request(method, &url);
-        for (name, value) in &self.headers {
-            request = request.header(name, value);
-        }
-        if let Some(body) = &self.body {
-            request = request.body(body.clone());
-        }
-        let response = request
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{}: {url}: {e}", self.name));
-        let mut headers = BTreeMap::<String, String>::new();
-        for (name, value) in response.headers() {
-            if name != "content-type" && !HEADERS_NOT_COMPARED.contains(&name.as_str()) {
-                let fresh_id = name == "x-request-id" && !self.headers.contains_key(name.as_str());
-                let value = if fresh_id {
-                    "…".into()
-                } else {
-                    String::from_utf8_lossy(value.as_bytes())
-                };
-                headers
-                    .entry(name.to_string())
-                    .and_modify(|joined| *joined = format!("{joined}, {value}"))
-                    .or_insert_with(|| value.to_string());
-            }
-        }
-        let status = response.status().as_u16();
-        let content_type = response.headers().get("content-type");
-        let content_type = content_type.map(|v| v.to_str().unwrap().to_string());
-        let encoding = response.headers().get("content-encoding").cloned();
-        let bytes = response.bytes().await.unwrap();
-        let text = match encoding {
-            Some(encoding) => String::from_utf8(decode(encoding.to_str().unwrap(), &bytes)),
-            None => String::from_utf8(bytes.to_vec()),
-        }
-        .unwrap_or_else(|e| panic!("{}: {url}: not UTF-8: {e}", self.name));
-        let body = normalise(&self.path, &text);
-        if body != text {
-            mask_etag(&mut headers);
-        }
-        Answer {
-            status,
-            content_type: content_type.unwrap_or_default(),
-            headers,
-            body,
-        }
-    }
-
     /// The CLI's answer to the same question, as an HTTP status and body; only a success has
     /// a body to compare. An exit code that stands for no status (a panic's 101, a signal) is
     /// an error, never taken for one.
@@ -163,35 +74,14 @@ fn status_of_exit(exit: ExitStatus, expected: u16) -> Result<u16, String> {
     }
 }
 
-fn diff(expected: &str, actual: &str) -> String {
-    TextDiff::from_lines(expected, actual)
-        .unified_diff()
-        .context_radius(2)
-        .header("kubeless", "this door")
-        .to_string()
-}
-
-/// A fixed dataset: 400 observations, one every 4 minutes, the oldest 26.6 h ago.
-async fn parity_bed() -> Bed {
-    let observations: Vec<(Duration, f64)> = (0..400u64)
-        .map(|i| {
-            (
-                Duration::from_secs(30 + i * 240),
-                45.0 + ((i * 37) % 61) as f64 * 0.45,
-            )
-        })
-        .collect();
-    Bed::new("parity", &observations).await
-}
-
 #[tokio::test]
 async fn every_door_answers_every_case_identically() {
-    let corpus: Corpus = serde_json::from_str(include_str!("parity/cases.json")).unwrap();
+    let corpus = corpus();
     assert!(
         corpus.cases.len() >= 30,
         "the corpus needs at least 30 cases"
     );
-    let bed = parity_bed().await;
+    let bed = parity_bed("parity").await;
     let index = &bed.index;
     let Doors {
         kubeless,
