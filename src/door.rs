@@ -27,6 +27,46 @@ pub use knative::KnativeEnv;
 pub use kubeless::KubelessEnv;
 pub use lambda::LambdaEnv;
 
+/// The platform a process serves, as the one image's entry point (`wx-stats-serve`) tells it
+/// from the variables each platform sets.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Platform {
+    /// `AWS_LAMBDA_RUNTIME_API` is set: Lambda's runtime API, as for a Lambda container image.
+    Lambda,
+    /// `K_SERVICE` is set: Knative Serving, or Cloud Run, which sets it too.
+    Knative,
+    /// `FUNC_HANDLER` or `FUNC_PORT` is set: a Kubeless function's runtime container.
+    Kubeless,
+    /// None of them: plain HTTP on `PORT` (8080 by default), as the Knative door serves it.
+    Http,
+}
+
+impl Platform {
+    /// The platform the variables name, checked in the order above: Lambda first, as nothing
+    /// but Lambda's runtime sets its variable.
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Platform {
+        let set = |name: &str| lookup(name).is_some_and(|value| !value.is_empty());
+        if set("AWS_LAMBDA_RUNTIME_API") {
+            Platform::Lambda
+        } else if set("K_SERVICE") {
+            Platform::Knative
+        } else if set("FUNC_HANDLER") || set("FUNC_PORT") {
+            Platform::Kubeless
+        } else {
+            Platform::Http
+        }
+    }
+
+    /// Serves this platform's door until the platform stops it.
+    pub async fn serve(self) -> ExitCode {
+        match self {
+            Platform::Lambda => lambda::main().await,
+            Platform::Knative | Platform::Http => knative::main().await,
+            Platform::Kubeless => kubeless::main().await,
+        }
+    }
+}
+
 /// A platform's own variables, read through a lookup function.
 pub trait PlatformEnv: Sized {
     /// Reads the variables; a bad one is an [`Error::Config`] naming it.

@@ -14,18 +14,19 @@ use support::inprocess::router;
 use support::{cli_output, error_type, fetch, without_took};
 use tower::ServiceExt;
 
-/// API Gateway REST (with a stage prefix), HTTP API, function URL and ALB events with no query
-/// string: the shapes AWS documents.
-const PLAIN_EVENTS: [(&str, &str); 4] = [
+/// API Gateway REST (with a stage prefix), HTTP API, function URL, ALB and VPC Lattice (v2)
+/// events with no query string: the shapes AWS documents.
+const PLAIN_EVENTS: [(&str, &str); 5] = [
     ("apigw-rest", include_str!("fixtures/apigw-rest.json")),
     ("apigw-http", include_str!("fixtures/apigw-http.json")),
     ("function-url", include_str!("fixtures/function-url.json")),
     ("alb", include_str!("fixtures/alb.json")),
+    ("vpc-lattice", include_str!("fixtures/vpc-lattice.json")),
 ];
 
-/// The same four kinds, each carrying `hours=6&interval=5&format=csv` as its kind does: none is
+/// The same five kinds, each carrying `hours=6&interval=5&format=csv` as its kind does: none is
 /// a default, so an event whose query string were lost would be answered differently.
-const QUERY_EVENTS: [(&str, &str); 4] = [
+const QUERY_EVENTS: [(&str, &str); 5] = [
     (
         "apigw-rest-query",
         include_str!("fixtures/apigw-rest-query.json"),
@@ -39,6 +40,10 @@ const QUERY_EVENTS: [(&str, &str); 4] = [
         include_str!("fixtures/function-url-query.json"),
     ),
     ("alb-query", include_str!("fixtures/alb-query.json")),
+    (
+        "vpc-lattice-query",
+        include_str!("fixtures/vpc-lattice-query.json"),
+    ),
 ];
 
 /// What every query above and `direct.json` ask for, as the CSV's content type.
@@ -236,6 +241,19 @@ async fn through_cargo_lambda_a_query_string_and_a_direct_payload_are_answered_a
     assert_eq!(rest["statusCode"], 200, "{rest}");
     assert_eq!(content_type_of(&rest), CSV, "{rest}");
     assert_last_6_hours_in_5_wide_csv(body_text(&rest), "apigw-rest-query.json");
+
+    // VPC Lattice answers in its own shape: no multiValueHeaders or cookies, as API Gateway's.
+    let lattice = emulator.invoke("tests/fixtures/vpc-lattice-query.json");
+    assert_eq!(lattice["statusCode"], 200, "{lattice}");
+    let mut fields: Vec<&String> = lattice.as_object().unwrap().keys().collect();
+    fields.sort();
+    assert_eq!(
+        fields,
+        ["body", "headers", "isBase64Encoded", "statusCode"],
+        "{lattice}"
+    );
+    assert_eq!(content_type_of(&lattice), CSV, "{lattice}");
+    assert_last_6_hours_in_5_wide_csv(body_text(&lattice), "vpc-lattice-query.json");
 
     let direct = emulator.invoke("tests/fixtures/direct.json");
     assert_last_6_hours_in_5_wide_csv(csv_result(&direct), "direct.json");

@@ -37,11 +37,30 @@ pub async fn main() -> ExitCode {
         elasticsearch = %stats.es().host(),
         "lambda door starting"
     );
-    let state = AppState {
+    let state = Arc::new(AppState {
         max_in_flight: lambda.max_in_flight,
         ..AppState::new(stats)
+    });
+    on_shutdown_log_totals(state.clone()).await;
+    run(router(state)).await
+}
+
+/// Registers for Lambda's shutdown (lambda_runtime's graceful-shutdown handler): on SIGTERM,
+/// which Lambda sends before it ends an environment, the door writes a last line with the
+/// calls it answered, flushed, as nothing scrapes a Lambda's metrics. Lambda sends SIGTERM
+/// only to a function with an extension, so the handler registers a no-op one; a runtime API
+/// without the Extensions API (some emulators) cannot take it, and the door runs without.
+async fn on_shutdown_log_totals(state: Arc<AppState>) {
+    let hook = move || async move {
+        let (calls, failures) = state.metrics.totals();
+        tracing::info!(calls, failures, "lambda door shutting down");
+        std::io::Write::flush(&mut std::io::stdout()).ok();
     };
-    run(router(Arc::new(state))).await
+    // The handler panics when the extension cannot be registered; that is a missing feature
+    // of the runtime API, not a reason to fail the Init phase.
+    if let Err(error) = tokio::spawn(lambda_runtime::spawn_graceful_shutdown_handler(hook)).await {
+        tracing::warn!(%error, "no graceful shutdown: the runtime API did not register an extension");
+    }
 }
 
 /// Serves `router` to the Lambda runtime until the runtime stops. Each request carries its

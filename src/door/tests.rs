@@ -142,3 +142,29 @@ fn lambda_limit_follows_aws_lambda_max_concurrency_else_one() {
         "AWS_LAMBDA_MAX_CONCURRENCY"
     );
 }
+
+#[test]
+fn the_one_image_serves_the_platform_its_variables_name() {
+    let platform = |vars: &[(&str, &str)]| Platform::from_lookup(&lookup(vars));
+    assert_eq!(platform(&[]), Platform::Http);
+    assert_eq!(platform(&[("PORT", "8080")]), Platform::Http);
+    assert_eq!(platform(&[("K_SERVICE", "wx")]), Platform::Knative);
+    assert_eq!(platform(&[("FUNC_HANDLER", "handler")]), Platform::Kubeless);
+    assert_eq!(platform(&[("FUNC_PORT", "8080")]), Platform::Kubeless);
+    // Lambda's runtime API wins: only Lambda (or its emulator) sets it.
+    let lambda = [
+        ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
+        ("K_SERVICE", "wx"),
+        ("FUNC_PORT", "8080"),
+    ];
+    assert_eq!(platform(&lambda), Platform::Lambda);
+    // Knative before Kubeless; an empty variable names nothing.
+    assert_eq!(
+        platform(&[("K_SERVICE", "wx"), ("FUNC_PORT", "8080")]),
+        Platform::Knative
+    );
+    assert_eq!(
+        platform(&[("AWS_LAMBDA_RUNTIME_API", ""), ("K_SERVICE", "")]),
+        Platform::Http
+    );
+}

@@ -24,6 +24,11 @@ pub struct Emulator {
 impl Emulator {
     /// Starts the emulator on a free port and the function with `env` (e.g. `HOST`).
     pub async fn start(env: &[(&str, &str)]) -> Emulator {
+        Emulator::start_binary(env!("CARGO_BIN_EXE_wx-stats-lambda"), env).await
+    }
+
+    /// The same with another build of the Lambda door, e.g. the arm64 one (run under qemu).
+    pub async fn start_binary(binary: &str, env: &[(&str, &str)]) -> Emulator {
         let port = free_port();
         // `cargo-lambda lambda …` is what `cargo lambda …` runs; calling it directly keeps the
         // PID we hold the emulator's own, so dropping kills the right process.
@@ -55,7 +60,7 @@ impl Emulator {
             std::process::id()
         ));
         let out = File::create(&function_log).unwrap();
-        let function = Command::new(env!("CARGO_BIN_EXE_wx-stats-lambda"))
+        let function = super::command(binary)
             .env_clear()
             .env(
                 "AWS_LAMBDA_RUNTIME_API",

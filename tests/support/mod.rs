@@ -197,9 +197,42 @@ impl TestIndex {
     }
 }
 
+/// How to run `binary`: itself, or `qemu-aarch64-static` and it when it is built for arm64 and
+/// this machine is not (tests/arm64 runs the arm64 doors so, under Debian's qemu-user-static).
+pub fn argv(binary: &str) -> Vec<String> {
+    if is_arm64(binary) && !cfg!(target_arch = "aarch64") {
+        // By its full path: the doors start with a cleared environment, PATH included.
+        let path = std::env::var("PATH").unwrap_or_default();
+        let qemu = std::env::split_paths(&path)
+            .map(|dir| dir.join("qemu-aarch64-static"))
+            .find(|candidate| candidate.is_file())
+            .expect("qemu-aarch64-static not found: apt-get install qemu-user-static");
+        vec![qemu.to_string_lossy().into_owned(), binary.into()]
+    } else {
+        vec![binary.into()]
+    }
+}
+
+/// A command that runs `binary` as [`argv`] says.
+pub fn command(binary: &str) -> Command {
+    let argv = argv(binary);
+    let mut command = Command::new(&argv[0]);
+    command.args(&argv[1..]);
+    command
+}
+
+/// Whether `binary` is an ELF file for AArch64 (e_machine 183).
+fn is_arm64(binary: &str) -> bool {
+    let mut header = [0u8; 20];
+    let read = std::fs::File::open(binary).and_then(|mut file| file.read_exact(&mut header));
+    read.is_ok()
+        && header.starts_with(b"\x7fELF")
+        && u16::from_le_bytes([header[18], header[19]]) == 183
+}
+
 /// Runs a built binary of this package with exactly `env` added to a cleared environment.
 pub fn run(binary: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(binary);
+    let mut command = command(binary);
     command
         .args(args)
         .env_clear()

@@ -23,6 +23,12 @@ impl Rie {
     /// Starts the emulator on a free port; `env` reaches the function (e.g. `HOST`,
     /// `AWS_LAMBDA_FUNCTION_TIMEOUT`).
     pub async fn start(env: &[(&str, &str)]) -> Rie {
+        Rie::start_binary(env!("CARGO_BIN_EXE_wx-stats-lambda"), env).await
+    }
+
+    /// The same with another bootstrap: an arm64 build (run under qemu), or the one image's
+    /// entry point.
+    pub async fn start_binary(bootstrap: &str, env: &[(&str, &str)]) -> Rie {
         let port = free_port();
         let log = std::env::temp_dir().join(format!(
             "wx-stats-test-rie-{}-{port}.log",
@@ -38,7 +44,7 @@ impl Rie {
                 "--runtime-api-address",
                 &format!("127.0.0.1:{}", free_port()),
             ])
-            .arg(env!("CARGO_BIN_EXE_wx-stats-lambda"))
+            .args(super::argv(bootstrap))
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .envs(env.iter().copied())
@@ -75,14 +81,33 @@ impl Rie {
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+
+    /// Stops the emulator as a container runtime stops it, with SIGTERM: it shuts the function
+    /// down as Lambda does. Returns the emulator's exit code, if it exited within 10 s.
+    pub async fn terminate(&mut self) -> Option<i32> {
+        if self.child.try_wait().is_ok_and(|status| status.is_none()) {
+            let pid = self.child.id().to_string();
+            let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        }
+        for _ in 0..200 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        None
+    }
 }
 
 impl Drop for Rie {
     fn drop(&mut self) {
-        // SIGTERM, so the emulator stops the function it started before it goes.
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let _ = self.child.wait();
+        // SIGTERM, so the emulator stops the function it started before it goes; never to a
+        // process already reaped, whose PID may be another's by now.
+        if self.child.try_wait().is_ok_and(|status| status.is_none()) {
+            let pid = self.child.id().to_string();
+            let _ = Command::new("kill").args(["-TERM", &pid]).status();
+            let _ = self.child.wait();
+        }
         let _ = std::fs::remove_file(&self.log);
     }
 }

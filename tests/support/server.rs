@@ -1,9 +1,10 @@
 //! Real door processes on loopback ports, and TCP proxies in front of the real Elasticsearch:
-//! one that slows it down, one that refuses one request, one that records what it is sent.
+//! ones that slow it down, one that refuses one request, one that records what it is sent.
 
 use std::fs::File;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -52,7 +53,7 @@ impl Server {
         let log =
             std::env::temp_dir().join(format!("wx-stats-test-{}-{port}.log", std::process::id()));
         let out = File::create(&log).unwrap();
-        let child = Command::new(binary)
+        let child = super::command(binary)
             .env_clear()
             .env(port_variable, port.to_string())
             .envs(env.iter().copied())
@@ -220,28 +221,69 @@ pub async fn recording_proxy(upstream: String) -> (String, Arc<Mutex<Vec<u8>>>) 
     let record = recorded.clone();
     let address = proxy(move |_, client| {
         let (upstream, record) = (upstream.clone(), record.clone());
-        async move {
-            let Ok(server) = TcpStream::connect(&upstream).await else {
-                return;
-            };
-            let (mut client_reads, mut client_writes) = client.into_split();
-            let (mut server_reads, mut server_writes) = server.into_split();
-            let answers = tokio::spawn(async move {
-                let _ = tokio::io::copy(&mut server_reads, &mut client_writes).await;
-            });
-            let mut buffer = [0u8; 8192];
-            while let Ok(n) = client_reads.read(&mut buffer).await {
-                if n == 0 || server_writes.write_all(&buffer[..n]).await.is_err() {
-                    break;
-                }
-                record.lock().unwrap().extend_from_slice(&buffer[..n]);
-            }
-            let _ = server_writes.shutdown().await;
-            let _ = answers.await;
-        }
+        relay(client, upstream, move |bytes, _| {
+            record.lock().unwrap().extend_from_slice(bytes);
+            Duration::ZERO
+        })
     })
     .await;
     (address, recorded)
+}
+
+/// A TCP proxy on loopback that holds every request `delay` before passing it to `upstream`,
+/// kept-alive connections too: each search is slow, as a loaded Elasticsearch's would be.
+/// ([`delaying_proxy`] slows only each new connection.)
+pub async fn slow_requests_proxy(upstream: String, delay: Duration) -> String {
+    proxy(move |_, client| {
+        relay(client, upstream.clone(), move |_, starts_request| {
+            if starts_request {
+                delay
+            } else {
+                Duration::ZERO
+            }
+        })
+    })
+    .await
+}
+
+/// Connects `client` to `upstream` and copies both ways until either side closes. Each chunk the
+/// client sends is shown to `inspect`, with whether it starts a request (the first chunk, or one
+/// after `upstream` has answered: HTTP/1.1 clients send a request only once the last is
+/// answered), and is passed on after the time `inspect` returns.
+async fn relay<I>(client: TcpStream, upstream: String, mut inspect: I)
+where
+    I: FnMut(&[u8], bool) -> Duration + Send + 'static,
+{
+    let Ok(server) = TcpStream::connect(&upstream).await else {
+        return;
+    };
+    let (mut client_reads, mut client_writes) = client.into_split();
+    let (mut server_reads, mut server_writes) = server.into_split();
+    let answered = Arc::new(AtomicBool::new(true));
+    let answering = answered.clone();
+    let answers = tokio::spawn(async move {
+        let mut buffer = [0u8; 8192];
+        while let Ok(n) = server_reads.read(&mut buffer).await {
+            answering.store(true, Ordering::SeqCst);
+            if n == 0 || client_writes.write_all(&buffer[..n]).await.is_err() {
+                break;
+            }
+        }
+        let _ = client_writes.shutdown().await;
+    });
+    let mut buffer = [0u8; 8192];
+    while let Ok(n) = client_reads.read(&mut buffer).await {
+        if n == 0 {
+            break;
+        }
+        let hold = inspect(&buffer[..n], answered.swap(false, Ordering::SeqCst));
+        tokio::time::sleep(hold).await;
+        if server_writes.write_all(&buffer[..n]).await.is_err() {
+            break;
+        }
+    }
+    let _ = server_writes.shutdown().await;
+    let _ = answers.await;
 }
 
 /// Connects `client` to `upstream` and copies both ways until either side closes.

@@ -1,7 +1,7 @@
 //! One invocation, whatever its event: every one, HTTP or not, becomes a request to the same
 //! Router, so Lambda answers exactly as the HTTP doors do.
 //!
-//! - API Gateway (REST and HTTP APIs), function URLs and ALB events go through lambda_http's
+//! - API Gateway (REST and HTTP APIs), function URLs, ALB and VPC Lattice events go through lambda_http's
 //!   own adapter, which turns the event into a request and the response into the event's
 //!   response shape. An event it cannot read (it panics on those) is answered 400 in that
 //!   shape, as the Router answers any bad request.
@@ -21,6 +21,7 @@ use http_body_util::BodyExt;
 use http_body_util::Full;
 use lambda_http::aws_lambda_events::alb::AlbTargetGroupResponse;
 use lambda_http::aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayV2httpResponse};
+use lambda_http::aws_lambda_events::vpc_lattice::VpcLatticeResponse;
 use lambda_http::request::{LambdaRequest, RequestOrigin};
 use lambda_http::{Adapter, LambdaEvent, Service};
 use serde::Deserialize;
@@ -141,6 +142,13 @@ fn unreadable_event_response(origin: &RequestOrigin) -> Result<Value, serde_json
             response.body = body;
             serde_json::to_value(response)
         }
+        RequestOrigin::VpcLatticeV2 => {
+            let mut response = VpcLatticeResponse::default();
+            response.status_code = error.status();
+            response.headers = headers;
+            response.body = body;
+            serde_json::to_value(response)
+        }
         // API Gateway HTTP APIs and function URLs, and any kind lambda_http adds later.
         _ => {
             let mut response = ApiGatewayV2httpResponse::default();
@@ -206,6 +214,7 @@ mod tests {
             )),
             fixture(include_str!("../../../tests/fixtures/function-url.json")),
             fixture(include_str!("../../../tests/fixtures/alb.json")),
+            fixture(include_str!("../../../tests/fixtures/vpc-lattice.json")),
         ] {
             assert!(matches!(classify(event), Invocation::Http(_)));
         }
@@ -250,6 +259,10 @@ mod tests {
                 "host",
             ),
             (include_str!("../../../tests/fixtures/alb.json"), "host"),
+            (
+                include_str!("../../../tests/fixtures/vpc-lattice.json"),
+                "host",
+            ),
         ];
         for (fixture, host) in kinds {
             let event: Value = serde_json::from_str(fixture).unwrap();
@@ -258,7 +271,12 @@ mod tests {
             not_base64["body"] = json!("eyJob3VycyI6@");
             not_base64["isBase64Encoded"] = json!(true);
             let mut no_url = event.clone();
-            no_url["headers"][host] = json!("wx stats");
+            // VPC Lattice gives every header as a list of values.
+            no_url["headers"][host] = match event["version"] == "2.0" && event["method"].is_string()
+            {
+                true => json!(["wx stats"]),
+                false => json!("wx stats"),
+            };
             let mut unreadable_events = vec![not_base64, no_url];
             // REST and ALB events (the kinds with `httpMethod`) may repeat a parameter: one with
             // no value at all, found by fuzzing, panics in query_map, which indexes its first.
