@@ -107,12 +107,12 @@ impl Case {
     }
 }
 
-/// A unified diff of two answers' bodies, the reference (Kubeless's) first.
+/// A unified diff of two answers' bodies, the reference (in parity, Kubeless's) first.
 pub fn diff(expected: &str, actual: &str) -> String {
     TextDiff::from_lines(expected, actual)
         .unified_diff()
         .context_radius(2)
-        .header("kubeless", "this door")
+        .header("reference", "this door")
         .to_string()
 }
 

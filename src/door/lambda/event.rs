@@ -1,9 +1,9 @@
 //! One invocation, whatever its event: every one, HTTP or not, becomes a request to the same
 //! Router, so Lambda answers exactly as the HTTP doors do.
 //!
-//! - API Gateway (REST and HTTP APIs), function URLs, ALB and VPC Lattice events go through lambda_http's
-//!   own adapter, which turns the event into a request and the response into the event's
-//!   response shape. An event it cannot read (it panics on those) is answered 400 in that
+//! - API Gateway (REST and HTTP APIs), function URLs, ALB and VPC Lattice events go through
+//!   lambda_http's own adapter, which turns the event into a request and the response into the
+//!   event's response shape. An event it cannot read (it panics on those) is answered 400 in that
 //!   shape, as the Router answers any bad request.
 //! - Anything else is a scheduled event (EventBridge) or a direct `aws lambda invoke`, which
 //!   lambda_http alone would reject. A scheduled event becomes `GET /` (the defaults); a direct
@@ -272,10 +272,11 @@ mod tests {
             not_base64["isBase64Encoded"] = json!(true);
             let mut no_url = event.clone();
             // VPC Lattice gives every header as a list of values.
-            no_url["headers"][host] = match event["version"] == "2.0" && event["method"].is_string()
-            {
-                true => json!(["wx stats"]),
-                false => json!("wx stats"),
+            let is_lattice = event["version"] == "2.0" && event["method"].is_string();
+            no_url["headers"][host] = if is_lattice {
+                json!(["wx stats"])
+            } else {
+                json!("wx stats")
             };
             let mut unreadable_events = vec![not_base64, no_url];
             // REST and ALB events (the kinds with `httpMethod`) may repeat a parameter: one with
