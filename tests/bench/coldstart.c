@@ -7,7 +7,9 @@
  * --runtime-api: time from exec until a Lambda runtime first asks for an invocation. The
  * helper listens on 127.0.0.1:PORT as a stand-in Lambda Runtime API (the child gets
  * AWS_LAMBDA_RUNTIME_API=127.0.0.1:PORT) and stops the clock when the request line
- * "GET /2018-06-01/runtime/invocation/next" has arrived; it never answers it.
+ * "GET /2018-06-01/runtime/invocation/next" has arrived; it never answers it. An extension's
+ * registration before it (lambda_runtime's graceful-shutdown handler registers one) is answered
+ * as the Runtime API answers it, and counts in the time, as it does on Lambda.
  *
  * For each run: take a CLOCK_MONOTONIC timestamp, fork + exec COMMAND (stdin, stdout and
  * stderr on /dev/null, environment inherited), then poll 127.0.0.1:PORT: a refused connect
@@ -148,11 +150,30 @@ int main(int argc, char **argv) {
     return 0;
 }
 
+/* The Runtime API's answer to an extension's registration (the graceful-shutdown handler of
+ * lambda_runtime registers one before the runtime asks for its first invocation). */
+static const char registered[] =
+    "HTTP/1.1 200 OK\r\nLambda-Extension-Identifier: coldstart\r\nContent-Type: application/json\r\n"
+    "Content-Length: 73\r\n\r\n"
+    "{\"functionName\":\"wx-stats-lambda\",\"functionVersion\":\"1\",\"handler\":\"boot\"}";
+
+/* Whether buf holds a whole request: its head, and a body of its Content-Length. */
+static int request_complete(const char *buf) {
+    const char *end = strstr(buf, "\r\n\r\n");
+    if (!end) return 0;
+    const char *cl = strcasestr(buf, "\r\ncontent-length:");
+    size_t body = (cl && cl < end) ? strtoul(cl + 17, NULL, 10) : 0;
+    return strlen(end + 4) >= body;
+}
+
+#define CONNS 8
 static int runtime_api(int runs, int port, double timeout_ms, char **cmd) {
     char addr[32];
     snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
     setenv("AWS_LAMBDA_RUNTIME_API", addr, 1);
     static const char want[] = "GET /2018-06-01/runtime/invocation/next ";
+    static const char reg[] = "POST /2020-01-01/extension/register ";
+    static const char ext_next[] = "GET /2020-01-01/extension/event/next ";
     for (int r = 0; r < runs; r++) {
         int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
         setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -168,29 +189,39 @@ static int runtime_api(int runs, int port, double timeout_ms, char **cmd) {
         double t0 = now_ms();
         pid_t pid = spawn_quiet(cmd);
         if (pid < 0) { perror("coldstart: fork"); return 1; }
-        char buf[256];
-        size_t got = 0;
-        int cfd = -1;
+        /* Several connections: the extension's registration and its long poll for events,
+         * which are answered or left waiting, and the runtime's, whose GET next stops the clock. */
+        int cfd[CONNS];
+        char buf[CONNS][1024];
+        size_t got[CONNS];
+        for (int i = 0; i < CONNS; i++) { cfd[i] = -1; got[i] = 0; }
         double t1 = 0;
-        for (;;) {
-            if (cfd < 0) {
-                cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        while (t1 == 0) {
+            int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+            for (int i = 0; fd >= 0 && i < CONNS; i++) {
+                if (cfd[i] < 0) { cfd[i] = fd; got[i] = 0; fd = -1; }
             }
-            if (cfd >= 0) {
-                ssize_t n = read(cfd, buf + got, sizeof buf - 1 - got);
-                if (n > 0) got += (size_t)n;
-                else if (n == 0) { close(cfd); cfd = -1; got = 0; }
-                if (got >= sizeof want - 1) {
-                    buf[got] = 0;
-                    if (strncmp(buf, want, sizeof want - 1) != 0) {
-                        stop_child(pid);
-                        fprintf(stderr, "coldstart: run %d: first request was not GET next: %.60s\n", r + 1, buf);
-                        return 1;
-                    }
+            if (fd >= 0) close(fd);
+            for (int i = 0; i < CONNS && t1 == 0; i++) {
+                if (cfd[i] < 0) continue;
+                ssize_t n = read(cfd[i], buf[i] + got[i], sizeof buf[i] - 1 - got[i]);
+                if (n > 0) got[i] += (size_t)n;
+                else if (n == 0) { close(cfd[i]); cfd[i] = -1; continue; }
+                buf[i][got[i]] = 0;
+                if (!request_complete(buf[i])) continue;
+                if (strncmp(buf[i], want, sizeof want - 1) == 0) {
                     t1 = now_ms();
-                    break;
+                } else if (strncmp(buf[i], reg, sizeof reg - 1) == 0) {
+                    if (write(cfd[i], registered, sizeof registered - 1) < 0) perror("coldstart: write");
+                    got[i] = 0;
+                } else if (strncmp(buf[i], ext_next, sizeof ext_next - 1) != 0) {
+                    stop_child(pid);
+                    fprintf(stderr, "coldstart: run %d: a request that is neither GET next nor an extension's: %.60s\n",
+                            r + 1, buf[i]);
+                    return 1;
                 }
             }
+            if (t1 != 0) break;
             int status;
             if (waitpid(pid, &status, WNOHANG) == pid) {
                 fprintf(stderr, "coldstart: run %d: %s exited (status %d) before asking for an invocation\n",
@@ -205,7 +236,7 @@ static int runtime_api(int runs, int port, double timeout_ms, char **cmd) {
             nap_us(200);
         }
         stop_child(pid);
-        if (cfd >= 0) close(cfd);
+        for (int i = 0; i < CONNS; i++) if (cfd[i] >= 0) close(cfd[i]);
         close(lfd);
         printf("%.3f\n", t1 - t0);
         fflush(stdout);
