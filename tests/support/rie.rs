@@ -6,10 +6,11 @@
 use std::fs::File;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 use serde_json::Value;
 
-use super::server::{free_port, wait_listening};
+use super::server::{free_port, send_signal, wait_for_exit, wait_listening};
 
 /// The emulator with the function under it. Dropping it kills the emulator (and so the
 /// function, its child) by PID.
@@ -86,16 +87,10 @@ impl Rie {
     /// down as Lambda does. Returns the emulator's exit code, if it exited within 10 s.
     pub async fn terminate(&mut self) -> Option<i32> {
         if self.child.try_wait().is_ok_and(|status| status.is_none()) {
-            let pid = self.child.id().to_string();
-            let _ = Command::new("kill").args(["-TERM", &pid]).status();
+            send_signal(self.child.id(), "TERM");
         }
-        for _ in 0..200 {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return status.code();
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        None
+        let status = wait_for_exit(&mut self.child, Duration::from_secs(10)).await;
+        status?.code()
     }
 }
 
