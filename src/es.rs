@@ -15,6 +15,7 @@ use elasticsearch::http::transport::{
 };
 use elasticsearch::{Elasticsearch, SearchParts};
 use serde_json::Value;
+use tokio::sync::Semaphore;
 
 use crate::call::CallContext;
 use crate::config::{Config, Credentials, Endpoint};
@@ -25,6 +26,13 @@ const X_OPAQUE_ID: &str = "x-opaque-id";
 /// W3C trace context, passed on so that a trace goes on past the door.
 const TRACEPARENT: &str = "traceparent";
 const TRACESTATE: &str = "tracestate";
+
+/// The most searches one process has in flight to Elasticsearch at once; more wait their turn
+/// within their own time limit. Each search in flight holds a connection, with its buffers, so
+/// 64 calls at once would otherwise open 64 connections, raising the process's peak memory, and
+/// 64 sockets on a node for each pod or Lambda environment. A node runs few searches at once anyway (its `search` thread pool has
+/// `cores × 3 / 2 + 1` threads) and queues the rest, so the wait moves from its queue to ours.
+pub const MAX_SEARCHES_IN_FLIGHT: usize = 16;
 
 /// A configured Elasticsearch client. Cheap to clone; building it makes no network call.
 ///
@@ -43,6 +51,8 @@ pub struct EsClient {
     /// Which credentials a 401 refused, named by their variables.
     refused_credentials: &'static str,
     timeout: Duration,
+    /// [`MAX_SEARCHES_IN_FLIGHT`] permits, shared by every clone.
+    in_flight: Arc<Semaphore>,
 }
 
 impl EsClient {
@@ -84,6 +94,7 @@ impl EsClient {
             host: config.host(),
             refused_credentials,
             timeout: config.timeout,
+            in_flight: Arc::new(Semaphore::new(MAX_SEARCHES_IN_FLIGHT)),
         })
     }
 
@@ -117,6 +128,7 @@ impl EsClient {
             (TRACEPARENT, call.traceparent.as_deref()),
             (TRACESTATE, call.tracestate.as_deref()),
         ];
+        let _permit = self.permit(call).await?;
         let first = self.turn.fetch_add(1, Ordering::Relaxed);
         let mut tries = (0..self.nodes.len()).map(|n| &self.nodes[(first + n) % self.nodes.len()]);
         loop {
@@ -139,6 +151,20 @@ impl EsClient {
                 }
                 answer => return answer,
             }
+        }
+    }
+
+    /// A turn to search, waited for no longer than the call may take: a call that times out
+    /// while waiting is Elasticsearch being too slow for the load, a 504 like any other.
+    async fn permit(&self, call: &CallContext) -> Result<tokio::sync::SemaphorePermit<'_>, Error> {
+        let timeout = call.timeout(self.timeout);
+        match tokio::time::timeout(timeout, self.in_flight.acquire()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(_closed)) => unreachable!("the client never closes its semaphore"),
+            Err(_elapsed) => Err(Error::Timeout {
+                host: self.host.clone(),
+                timeout,
+            }),
         }
     }
 

@@ -11,9 +11,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use support::bed::Bed;
 use support::doors::{Doors, KNATIVE, KUBELESS};
 use support::load::Load;
-use support::server::{Server, delaying_proxy, wait_calls_in_flight};
+use support::server::{
+    Server, counting_proxy, delaying_proxy, slow_requests_proxy, wait_calls_in_flight,
+};
 use support::{TestIndex, error_type, es_host, fetch, start_es, stop_es, total_hits};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -182,4 +185,38 @@ async fn a_client_that_disconnects_leaves_no_call_in_flight() {
         );
         assert!(door.log().contains("call abandoned"), "{}", door.log());
     }
+}
+
+/// The most searches a door has in flight to Elasticsearch at once (`es::MAX_SEARCHES_IN_FLIGHT`).
+const MAX_SEARCHES_IN_FLIGHT: u64 = 16;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_four_calls_at_once_hold_at_most_sixteen_connections_and_all_are_answered() {
+    let bed = Bed::new("faults-bounded", &[(Duration::from_secs(600), 70.0)]).await;
+    // Each search takes 500 ms, so all 64 calls are in flight together.
+    let slow = slow_requests_proxy(es_host(), Duration::from_millis(500)).await;
+    let (counted, opened) = counting_proxy(slow).await;
+    let env = [bed.env_via(&counted), vec![("CACHE_TTL", "0")]].concat();
+    let door = Server::start(KNATIVE, "PORT", &env).await;
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..64 {
+        let request = client.get(format!("{}/?format=buckets", door.base));
+        calls.spawn(async move { request.send().await.map(|r| r.status().as_u16()) });
+    }
+    let mut statuses = Vec::new();
+    while let Some(status) = calls.join_next().await {
+        statuses.push(status.unwrap().unwrap());
+    }
+    let took = started.elapsed();
+    let connections = opened.load(Ordering::SeqCst);
+    eprintln!("64 calls at once, each search 500 ms: {connections} connections, {took:?}");
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    assert!(
+        connections <= MAX_SEARCHES_IN_FLIGHT,
+        "{connections} connections to Elasticsearch for 64 calls: the searches in flight are not bounded"
+    );
+    // They waited their turn: four rounds of 16, not one of 64.
+    assert!(took >= Duration::from_millis(4 * 500), "{took:?}");
 }

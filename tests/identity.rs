@@ -13,7 +13,7 @@ use support::doors::KNATIVE;
 use support::inprocess::serve_router;
 use support::rie::Rie;
 use support::server::{delaying_proxy, recording_proxy};
-use support::{error_type, es_host, es_url};
+use support::{CALL_LINES, error_type, es_host, es_url};
 
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
@@ -158,7 +158,10 @@ async fn coalesced_calls_share_a_search_and_each_log_line_names_its_own_id() {
     let bed = Bed::new("identity-coalesced", &[(Duration::from_secs(600), 70.0)]).await;
     let slow = delaying_proxy(es_host(), Duration::from_millis(1500)).await;
     let (proxy, recorded) = recording_proxy(slow).await;
-    let door = bed.door_with(KNATIVE, &[("HOST", &proxy)]).await;
+    // Each call's `call` line is written at debug level.
+    let door = bed
+        .door_with(KNATIVE, &[("HOST", &proxy), ("RUST_LOG", CALL_LINES)])
+        .await;
     let ask = |id: &'static str| {
         let url = format!("{}/?format=buckets", door.base);
         async move {

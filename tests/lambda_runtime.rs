@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 
 use support::bed::Bed;
 use support::emulator::Emulator;
-use support::es_host;
 use support::histogram::observations;
 use support::rie::Rie;
 use support::server::slow_requests_proxy;
+use support::{CALL_LINES, es_host};
 
 /// Every search takes this long longer: eight at once must take about one of these, not eight.
 const SLOW: Duration = Duration::from_secs(1);
@@ -47,7 +47,11 @@ async fn with_max_concurrency_8_one_process_answers_8_invocations_at_once() {
     let slow = slow_requests_proxy(es_host(), SLOW).await;
     let env = [
         bed.env_via(&slow),
-        vec![("AWS_LAMBDA_MAX_CONCURRENCY", "8")],
+        vec![
+            ("AWS_LAMBDA_MAX_CONCURRENCY", "8"),
+            // Each call's `call` line is written at debug level.
+            ("RUST_LOG", CALL_LINES),
+        ],
     ]
     .concat();
     let mut emulator = Emulator::start(&env).await;

@@ -6,6 +6,7 @@
 
 use std::time::Instant;
 
+use axum::http::Method;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
     core::Collector,
@@ -29,7 +30,7 @@ pub struct Metrics {
 /// so a call abandoned midway (its client disconnected) leaves the gauge too.
 pub struct CallTimer<'a> {
     metrics: &'a Metrics,
-    method: String,
+    method: &'static str,
     started: Instant,
     finished: bool,
 }
@@ -97,11 +98,11 @@ impl Metrics {
     }
 
     /// Starts measuring one call.
-    pub fn start(&self, method: &str) -> CallTimer<'_> {
+    pub fn start(&self, method: &Method) -> CallTimer<'_> {
         self.in_flight.inc();
         CallTimer {
             metrics: self,
-            method: method.to_string(),
+            method: label(method),
             started: Instant::now(),
             finished: false,
         }
@@ -109,8 +110,8 @@ impl Metrics {
 
     /// Counts one call refused because `MAX_IN_FLIGHT` calls were in progress. It is still
     /// measured as a call (a 503, so a failure) by its [`CallTimer`]; this says why it failed.
-    pub fn shed(&self, method: &str) {
-        self.shed.with_label_values(&[method]).inc();
+    pub fn shed(&self, method: &Method) {
+        self.shed.with_label_values(&[label(method)]).inc();
     }
 
     /// Function calls and failed calls since start, over every method: the last log line of a
@@ -142,13 +143,35 @@ impl Default for Metrics {
     }
 }
 
+/// The `method` label: the standard methods by name, and any other as `other`, so that a client
+/// inventing methods cannot grow the registry without bound, and the label needs no allocation.
+fn label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
+}
+
 impl CallTimer<'_> {
+    /// The call's method, as its `method` label names it.
+    pub fn method(&self) -> &'static str {
+        self.method
+    }
+
     /// Records the call: a failure is a timeout (408) or a server-side error (5xx), as
     /// Kubeless counts a function that raised or ran out of time. Returns the duration in
     /// milliseconds, for the access log.
     pub fn finish(mut self, status: u16) -> f64 {
         self.finished = true;
-        let method = [self.method.as_str()];
+        let method = [self.method];
         let elapsed = self.started.elapsed().as_secs_f64();
         self.metrics.calls.with_label_values(&method).inc();
         self.metrics
@@ -176,12 +199,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_invented_method_is_counted_as_other_so_clients_cannot_add_series() {
+        let metrics = Metrics::new();
+        for name in ["FOO", "BAR"] {
+            metrics
+                .start(&Method::from_bytes(name.as_bytes()).unwrap())
+                .finish(405);
+        }
+        let text = metrics.render().unwrap();
+        assert!(
+            text.contains("function_calls_total{method=\"other\"} 2"),
+            "{text}"
+        );
+        assert!(!text.contains("FOO") && !text.contains("BAR"), "{text}");
+    }
+
+    #[test]
     fn calls_failures_and_durations_are_counted_per_method() {
         let metrics = Metrics::new();
-        metrics.start("GET").finish(200);
-        metrics.start("GET").finish(503);
-        metrics.start("POST").finish(408);
-        metrics.start("POST").finish(400);
+        metrics.start(&Method::GET).finish(200);
+        metrics.start(&Method::GET).finish(503);
+        metrics.start(&Method::POST).finish(408);
+        metrics.start(&Method::POST).finish(400);
         let text = metrics.render().unwrap();
         assert!(
             text.contains("function_calls_total{method=\"GET\"} 2"),
@@ -217,8 +256,8 @@ mod tests {
             text.contains("function_calls_shed_total{method=\"POST\"} 0"),
             "{text}"
         );
-        metrics.shed("GET");
-        metrics.shed("GET");
+        metrics.shed(&Method::GET);
+        metrics.shed(&Method::GET);
         let text = metrics.render().unwrap();
         assert!(
             text.contains("function_calls_shed_total{method=\"GET\"} 2"),
@@ -233,8 +272,8 @@ mod tests {
     #[test]
     fn a_call_is_in_flight_until_finished_or_dropped() {
         let metrics = Metrics::new();
-        let finished = metrics.start("GET");
-        let abandoned = metrics.start("GET");
+        let finished = metrics.start(&Method::GET);
+        let abandoned = metrics.start(&Method::GET);
         assert!(
             metrics
                 .render()

@@ -69,7 +69,7 @@ pub fn layer(
         let metrics = metrics.clone();
         async move {
             if error.is::<Overloaded>() {
-                metrics.shed(method.as_str());
+                metrics.shed(&method);
                 Error::Overloaded(max_in_flight)
             } else {
                 // The layers below only ever fail with `Overloaded`; say so if that changes.

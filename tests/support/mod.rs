@@ -33,6 +33,9 @@ pub fn es_url() -> String {
     })
 }
 
+/// `RUST_LOG` for a door whose test reads each call's `call` line, which is logged at debug.
+pub const CALL_LINES: &str = "info,wx_stats=debug";
+
 /// `host:port` of the test Elasticsearch, the way `HOST` spells it.
 pub fn es_host() -> String {
     es_url()

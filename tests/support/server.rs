@@ -4,7 +4,7 @@
 use std::fs::File;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -230,6 +230,20 @@ pub async fn recording_proxy(upstream: String) -> (String, Arc<Mutex<Vec<u8>>>) 
     })
     .await;
     (address, recorded)
+}
+
+/// A TCP proxy on loopback that forwards every connection to `upstream` and counts the
+/// connections its clients opened.
+pub async fn counting_proxy(upstream: String) -> (String, Arc<AtomicU64>) {
+    let opened = Arc::new(AtomicU64::new(0));
+    let count = opened.clone();
+    let address = proxy(move |_, client| {
+        count.fetch_add(1, Ordering::SeqCst);
+        let upstream = upstream.clone();
+        async move { forward(client, &upstream).await }
+    })
+    .await;
+    (address, opened)
 }
 
 /// A TCP proxy on loopback that holds every request `delay` before passing it to `upstream`,
