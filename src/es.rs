@@ -30,8 +30,9 @@ const TRACESTATE: &str = "tracestate";
 /// The most searches one process has in flight to Elasticsearch at once; more wait their turn
 /// within their own time limit. Each search in flight holds a connection, with its buffers, so
 /// 64 calls at once would otherwise open 64 connections, raising the process's peak memory, and
-/// 64 sockets on a node for each pod or Lambda environment. A node runs few searches at once anyway (its `search` thread pool has
-/// `cores × 3 / 2 + 1` threads) and queues the rest, so the wait moves from its queue to ours.
+/// 64 sockets on a node for each pod or Lambda environment. A node runs few searches at once
+/// anyway (its `search` thread pool has `cores × 3 / 2 + 1` threads) and queues the rest, so
+/// the wait moves from its queue to ours.
 pub const MAX_SEARCHES_IN_FLIGHT: usize = 16;
 
 /// A configured Elasticsearch client. Cheap to clone; building it makes no network call.

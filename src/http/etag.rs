@@ -1,8 +1,8 @@
 //! Conditional requests: every successful function answer carries a strong `ETag`, and a
 //! request whose `If-None-Match` names it (or is `*`) is answered without the body.
 //!
-//! The tag is taken from the bytes actually sent, so it sits outside compression: gzip, br,
-//! zstd and identity answers are different representations, and a strong tag must tell them
+//! The tag is taken from the bytes actually sent, so it sits outside compression: gzip, zstd
+//! and identity answers are different representations, and a strong tag must tell them
 //! apart. Compression is deterministic for the same bytes and level, so equal answers carry
 //! equal tags on every door and in every process.
 

@@ -6,7 +6,7 @@ use std::io::Read;
 use reqwest::header::HeaderMap;
 
 /// The encodings every door offers.
-pub const ENCODINGS: [&str; 3] = ["br", "gzip", "zstd"];
+pub const ENCODINGS: [&str; 2] = ["gzip", "zstd"];
 
 /// An answer as sent: status, headers and the body's bytes, decoded by nothing.
 pub struct RawAnswer {
@@ -60,13 +60,12 @@ pub async fn get(url: &str, headers: &[(&str, &str)]) -> RawAnswer {
     }
 }
 
-/// `bytes` decoded from `encoding` (`br`, `gzip` or `zstd`) by that format's reference
-/// decoder (brotli's, flate2's, zstd's own C library).
+/// `bytes` decoded from `encoding` (`gzip` or `zstd`) by that format's reference decoder
+/// (flate2's, zstd's own C library).
 pub fn decode(encoding: &str, bytes: &[u8]) -> Vec<u8> {
     let mut decoded = Vec::new();
     match encoding {
         "gzip" => flate2::read::GzDecoder::new(bytes).read_to_end(&mut decoded),
-        "br" => brotli::Decompressor::new(bytes, 4096).read_to_end(&mut decoded),
         "zstd" => zstd::stream::read::Decoder::new(bytes)
             .and_then(|mut decoder| decoder.read_to_end(&mut decoded)),
         other => panic!("no decoder for content-encoding {other:?}"),
