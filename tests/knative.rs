@@ -9,7 +9,7 @@ use serde_json::Value;
 use support::bed::Bed;
 use support::doors::KNATIVE;
 use support::server::{Server, delaying_proxy, send_signal};
-use support::{cli_output, error_type, es_host, fetch, without_took};
+use support::{CALL_LINES, cli_output, error_type, es_host, fetch, without_took};
 
 #[tokio::test]
 async fn answers_as_the_cli_does() {
@@ -83,7 +83,10 @@ async fn an_idle_door_exits_0_on_sigterm() {
 #[tokio::test]
 async fn cloud_events_in_both_modes_get_a_binary_reply() {
     let bed = Bed::new("knative-ce", &[(Duration::from_secs(600), 70.0)]).await;
-    let door = bed.door_with(KNATIVE, &[("K_SERVICE", "wx")]).await;
+    // With each call's `call` line, which is logged at debug.
+    let door = bed
+        .door_with(KNATIVE, &[("K_SERVICE", "wx"), ("RUST_LOG", CALL_LINES)])
+        .await;
     let expected = without_took(cli_output(&bed.index.name));
     let client = reqwest::Client::new();
 
