@@ -33,9 +33,10 @@ pub enum Error {
     /// The request body is larger than the limit (bytes).
     #[error("the request body is larger than {0} bytes")]
     TooLarge(usize),
-    /// A request other than GET or HEAD whose `If-None-Match` names the answer it would get.
-    #[error("If-None-Match matches this answer; only GET and HEAD are answered 304 Not Modified")]
-    PreconditionFailed,
+    /// A precondition failed (RFC 9110, 13.1): an `If-Match` that does not name the answer, or
+    /// an `If-None-Match` that does on a request other than GET or HEAD. Says which.
+    #[error("{0}")]
+    PreconditionFailed(&'static str),
     /// The method is not one the path answers.
     #[error("method {0} is not allowed on this path; the Allow header lists those that are")]
     MethodNotAllowed(String),
@@ -112,7 +113,7 @@ impl Error {
             Error::MethodNotAllowed(_) => 405,
             Error::IndexNotFound { .. } => 404,
             Error::TooLarge(_) => 413,
-            Error::PreconditionFailed => 412,
+            Error::PreconditionFailed(_) => 412,
             Error::FunctionTimeout(_) => 408,
             Error::Unavailable { .. } | Error::Overloaded(_) => 503,
             Error::Timeout { .. } => 504,
@@ -135,7 +136,7 @@ impl Error {
             Error::IndexNotFound { .. } => "index_not_found",
             Error::AllShardsFailed(_) => "all_shards_failed",
             Error::TooLarge(_) => "request_too_large",
-            Error::PreconditionFailed => "precondition_failed",
+            Error::PreconditionFailed(_) => "precondition_failed",
             Error::FunctionTimeout(_) => "function_timeout",
             Error::Overloaded(_) => "overloaded",
             Error::Unavailable { .. } => "elasticsearch_unavailable",
@@ -187,7 +188,7 @@ mod tests {
             Error::BadEvent("no id".into()),
             Error::MethodNotAllowed("PUT".into()),
             Error::TooLarge(65536),
-            Error::PreconditionFailed,
+            Error::PreconditionFailed("If-Match does not name this answer"),
             Error::FunctionTimeout(Duration::from_secs(1)),
             Error::Unavailable {
                 host: "http://h:1".into(),

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use elasticsearch::auth::Credentials as EsCredentials;
 use elasticsearch::cert::{Certificate, CertificateValidation};
@@ -129,18 +129,21 @@ impl EsClient {
             (TRACEPARENT, call.traceparent.as_deref()),
             (TRACESTATE, call.tracestate.as_deref()),
         ];
-        let _permit = self.permit(call).await?;
+        // One deadline for the wait for a turn and the search: a call never spends more than
+        // its timeout in here, however long it queued.
+        let timeout = call.timeout(self.timeout);
+        let deadline = Instant::now() + timeout;
+        let _permit = self.permit(deadline, timeout).await?;
         let first = self.turn.fetch_add(1, Ordering::Relaxed);
         let mut tries = (0..self.nodes.len()).map(|n| &self.nodes[(first + n) % self.nodes.len()]);
         loop {
             let Some(node) = tries.next() else {
                 unreachable!("a client has at least one node")
             };
-            let timeout = call.timeout(self.timeout);
             let mut search = node
                 .search(SearchParts::Index(&indices))
                 .body(body)
-                .request_timeout(timeout);
+                .request_timeout(deadline.saturating_duration_since(Instant::now()));
             for (name, value) in headers {
                 if let Some(value) = value.and_then(|v| HeaderValue::from_str(v).ok()) {
                     search = search.header(HeaderName::from_static(name), value);
@@ -155,11 +158,16 @@ impl EsClient {
         }
     }
 
-    /// A turn to search, waited for no longer than the call may take: a call that times out
-    /// while waiting is Elasticsearch being too slow for the load, a 504 like any other.
-    async fn permit(&self, call: &CallContext) -> Result<tokio::sync::SemaphorePermit<'_>, Error> {
-        let timeout = call.timeout(self.timeout);
-        match tokio::time::timeout(timeout, self.in_flight.acquire()).await {
+    /// A turn to search, waited for no later than `deadline` (the end of the call's `timeout`):
+    /// a call that times out while waiting is Elasticsearch being too slow for the load, a 504
+    /// like any other.
+    async fn permit(
+        &self,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<tokio::sync::SemaphorePermit<'_>, Error> {
+        let waited = tokio::time::timeout_at(deadline.into(), self.in_flight.acquire()).await;
+        match waited {
             Ok(Ok(permit)) => Ok(permit),
             Ok(Err(_closed)) => unreachable!("the client never closes its semaphore"),
             Err(_elapsed) => Err(Error::Timeout {

@@ -1,7 +1,9 @@
 //! Conditional requests, against a real Elasticsearch: on the Kubeless, Knative and Lambda
 //! doors (Lambda behind cargo-lambda's emulator), a request that sends back the ETag of the
-//! answer it already holds is answered 304 with no body; and in every kind of Lambda HTTP
-//! event, the 304 keeps its event's shape.
+//! answer it already holds is answered 304 with no body; the default answer's weak tag is the
+//! same on every door and from search to search; an `If-Match` that does not name the answer
+//! is 412; and in every kind of Lambda HTTP event, the 304 keeps its event's shape and both
+//! name what they vary on.
 
 mod support;
 
@@ -12,7 +14,7 @@ use support::bed::Bed;
 use support::encoding::get;
 use support::histogram::spread_observations;
 use support::inprocess::router;
-use wx_stats::http::etag::entity_tag;
+use wx_stats::http::etag::{entity_tag, without_took_tag};
 
 /// The search response (within the cache's TTL, its `took` is the same from one request to the
 /// next), an SVG and a CSV.
@@ -29,11 +31,7 @@ async fn on_every_door_the_answers_etag_in_if_none_match_is_304_without_a_body()
             let what = format!("{door} {query:?}");
             assert_eq!(first.status, 200, "{what}");
             let tag = first.header("etag");
-            assert_eq!(
-                tag,
-                entity_tag(&first.body),
-                "{what}: the tag of the bytes sent"
-            );
+            assert_eq!(tag, expected_tag(query, &first.body), "{what}");
 
             let second = get(&url, &[("if-none-match", tag)]).await;
             assert_eq!(second.status, 304, "{what}");
@@ -45,6 +43,75 @@ async fn on_every_door_the_answers_etag_in_if_none_match_is_304_without_a_body()
                 "{what}"
             );
             assert_eq!(second.header("content-type"), "", "{what}");
+        }
+    }
+}
+
+/// The tag an answer to `query` must carry: the default answer's weak one, of its text without
+/// `took`; any other's strong one, of the bytes sent.
+fn expected_tag(query: &str, body: &[u8]) -> axum::http::HeaderValue {
+    if query.is_empty() {
+        without_took_tag(std::str::from_utf8(body).unwrap())
+    } else {
+        entity_tag(body)
+    }
+}
+
+/// With the cache off, every search's `took` differs, yet the default answer's tag does not:
+/// it is the same from search to search and on every door, so a tag one door gave revalidates
+/// at another (a cache in front of several instances gets its 304).
+#[tokio::test]
+async fn the_default_answers_weak_tag_holds_across_searches_and_doors() {
+    let bed = Bed::new("conditional-weak", &spread_observations()).await;
+    let env = [bed.env(), vec![("CACHE_TTL", "0")]].concat();
+    let doors = support::doors::Doors::start(&env).await;
+    let mut tags = Vec::new();
+    for (door, function) in doors.functions() {
+        for _ in 0..3 {
+            let answer = get(&function, &[]).await;
+            assert_eq!(answer.status, 200, "{door}");
+            let tag = answer.header("etag").to_string();
+            assert!(tag.starts_with("W/\""), "{door}: {tag}");
+            tags.push((door, tag));
+        }
+    }
+    let first = tags[0].1.clone();
+    assert!(tags.iter().all(|(_, tag)| *tag == first), "{tags:?}");
+    for (door, function) in doors.functions() {
+        let again = get(&function, &[("if-none-match", &first)]).await;
+        assert_eq!(
+            again.status, 304,
+            "{door}: the tag of another door's answer"
+        );
+        assert_eq!(again.header("vary"), "accept, accept-encoding", "{door}");
+    }
+}
+
+/// `If-Match` (RFC 9110, 13.1.1) on every door: the answer's own strong tag or `*` is served;
+/// another tag, or the default answer's weak one (If-Match compares strongly), is a 412.
+#[tokio::test]
+async fn on_every_door_if_match_is_412_unless_it_names_the_answer_strongly() {
+    let bed = Bed::new("conditional-if-match", &spread_observations()).await;
+    let doors = bed.doors().await;
+    for (door, function) in doors.functions() {
+        let csv = format!("{function}?format=csv");
+        let tag = get(&csv, &[]).await.header("etag").to_string();
+        let weak = get(&function, &[]).await.header("etag").to_string();
+        for (url, if_match, wanted) in [
+            (&csv, tag.as_str(), 200),
+            (&csv, "*", 200),
+            (&csv, "\"0000000000000000\"", 412),
+            (&function, weak.as_str(), 412),
+        ] {
+            let answer = get(url, &[("if-match", if_match)]).await;
+            let text = String::from_utf8_lossy(&answer.body);
+            assert_eq!(
+                answer.status, wanted,
+                "{door} {url} If-Match {if_match}: {text}"
+            );
+            if wanted == 412 {
+                assert!(text.contains("\"precondition_failed\""), "{door}: {text}");
+            }
         }
     }
 }
@@ -81,12 +148,16 @@ async fn on_every_door_each_encoding_has_its_own_etag() {
     }
 }
 
+/// What every function answer varies on.
+const VARY: &str = "accept, accept-encoding";
+
 /// Each Lambda HTTP event kind, as recorded in tests/fixtures/.
-const EVENTS: [(&str, &str); 4] = [
+const EVENTS: [(&str, &str); 5] = [
     ("apigw-rest", include_str!("fixtures/apigw-rest.json")),
     ("apigw-http", include_str!("fixtures/apigw-http.json")),
     ("function-url", include_str!("fixtures/function-url.json")),
     ("alb", include_str!("fixtures/alb.json")),
+    ("vpc-lattice", include_str!("fixtures/vpc-lattice.json")),
 ];
 
 /// A response header of a Lambda HTTP response: REST and ALB responses may carry it in
@@ -114,7 +185,8 @@ async fn every_lambda_event_kind_answers_304_in_its_own_shape() {
         assert_eq!(first["statusCode"], 200, "{kind}: {first}");
         let tag = header_of(&first, "etag").unwrap_or_else(|| panic!("{kind}: no etag: {first}"));
         let body = first["body"].as_str().unwrap();
-        assert_eq!(tag, entity_tag(body.as_bytes()), "{kind}");
+        assert_eq!(tag, without_took_tag(body), "{kind}");
+        assert_eq!(header_of(&first, "vary"), Some(VARY), "{kind}: {first}");
 
         let mut conditional = event.clone();
         conditional["headers"]["if-none-match"] = json!(tag);
@@ -125,6 +197,7 @@ async fn every_lambda_event_kind_answers_304_in_its_own_shape() {
         assert_eq!(second["statusCode"], 304, "{kind}: {second}");
         assert_eq!(second["body"].as_str().unwrap_or_default(), "", "{kind}");
         assert_eq!(header_of(&second, "etag"), Some(tag), "{kind}: {second}");
+        assert_eq!(header_of(&second, "vary"), Some(VARY), "{kind}: {second}");
         // A 304 may state the 200's length or none, never 0 (RFC 9110, 8.6).
         let length = header_of(&second, "content-length");
         assert_eq!(length, None, "{kind}: a 304's content-length: {second}");

@@ -220,3 +220,50 @@ async fn sixty_four_calls_at_once_hold_at_most_sixteen_connections_and_all_are_a
     // They waited their turn: four rounds of 16, not one of 64.
     assert!(took >= Duration::from_millis(4 * 500), "{took:?}");
 }
+
+/// One deadline covers the wait for a search's turn and the search: with each search held
+/// 600 ms and `ES_TIMEOUT=1s`, the first 16 of 32 calls at once are answered, and the 16 that
+/// waited 600 ms for a turn get their 504 when their second is up, not another second later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wait_for_a_turn_and_the_search_share_one_deadline() {
+    let bed = Bed::new("faults-deadline", &[(Duration::from_secs(600), 70.0)]).await;
+    let slow = slow_requests_proxy(es_host(), Duration::from_millis(600)).await;
+    let env = [
+        bed.env_via(&slow),
+        vec![("CACHE_TTL", "0"), ("ES_TIMEOUT", "1s")],
+    ]
+    .concat();
+    let door = Server::start(KNATIVE, "PORT", &env).await;
+    let client = reqwest::Client::new();
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..2 * MAX_SEARCHES_IN_FLIGHT {
+        let request = client.get(format!("{}/?format=buckets", door.base));
+        calls.spawn(async move {
+            let started = Instant::now();
+            let status = request.send().await.map(|r| r.status().as_u16());
+            (status.unwrap(), started.elapsed())
+        });
+    }
+    let mut answers = Vec::new();
+    while let Some(answer) = calls.join_next().await {
+        answers.push(answer.unwrap());
+    }
+    let count = |wanted: u16| {
+        answers
+            .iter()
+            .filter(|(status, _)| *status == wanted)
+            .count()
+    };
+    let slowest = answers.iter().map(|(_, took)| *took).max().unwrap();
+    eprintln!(
+        "{} calls: {} answered 200, {} 504, the slowest in {slowest:?}",
+        answers.len(),
+        count(200),
+        count(504)
+    );
+    assert_eq!(count(200) as u64, MAX_SEARCHES_IN_FLIGHT, "{answers:?}");
+    assert_eq!(count(504) as u64, MAX_SEARCHES_IN_FLIGHT, "{answers:?}");
+    // Each 504 came at ES_TIMEOUT, with room for a busy machine, well before the 1.6 s that a
+    // second, separate timeout for the search would give.
+    assert!(slowest < Duration::from_millis(1450), "{answers:?}");
+}

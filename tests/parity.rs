@@ -113,7 +113,7 @@ async fn every_door_answers_every_case_identically() {
             .expect_headers
             .iter()
             .filter_map(|(name, expected)| {
-                let sent = reference.headers.get(name).map_or("", String::as_str);
+                let sent = reference.header(name);
                 (sent != expected).then(|| {
                     format!(
                         "{}: kubeless answered {name} {sent:?} instead of {expected:?}",

@@ -24,6 +24,7 @@ use super::params::{params_from_json, params_from_query};
 use super::{compression, etag, shed};
 use crate::call::CallContext;
 use crate::error::Error;
+use crate::format::Format;
 use crate::stats::Stats;
 
 /// What every request handler shares.
@@ -66,9 +67,9 @@ pub const RETRY_AFTER_SECONDS: &str = "1";
 
 /// The Router every door serves.
 pub fn router(state: Arc<AppState>) -> Router {
-    let function = function_call(route(get(function).post(function)), &state);
+    let function = function_call(get(function).post(function), &state);
     Router::new()
-        .route("/healthz", route(get(|| async { "ok\n" })))
+        .route("/healthz", route(get(healthz)))
         .route("/metrics", route(get(metrics)))
         .route("/", function.clone())
         .route("/{*path}", function)
@@ -78,27 +79,38 @@ pub fn router(state: Arc<AppState>) -> Router {
 
 /// Wraps `methods` as a function call, innermost first: the time limit; panics caught as 500s
 /// (outside the time limit, so a panic and a 408 both count as failures); compression, then
-/// the ETag of the bytes sent and 304s; calls over `MAX_IN_FLIGHT` shed; then metrics, the log
-/// line and CORS.
+/// the ETag and the preconditions; calls over `MAX_IN_FLIGHT` shed. Then [`route`] adds
+/// OPTIONS and the 405s, outside all of those, so they are never shed; and metrics, the log
+/// line, CORS and `Vary` wrap every answer.
 fn function_call(
     methods: MethodRouter<Arc<AppState>>,
     state: &Arc<AppState>,
 ) -> MethodRouter<Arc<AppState>> {
-    methods
+    let methods = methods
         .layer::<_, Infallible>(middleware::from_fn_with_state(state.clone(), time_limit))
         .layer::<_, Infallible>(CatchPanicLayer::custom(|_| {
             Error::Internal("the handler panicked".into()).into_response()
         }))
         .layer::<_, Infallible>(compression::layer())
         .layer::<_, Infallible>(middleware::from_fn(etag::conditional))
-        .layer::<_, Infallible>(shed::layer(state.max_in_flight, state.metrics.clone()))
-        .layer::<_, Infallible>(middleware::from_fn_with_state(state.clone(), track))
+        .layer::<_, Infallible>(shed::layer(state.max_in_flight, state.metrics.clone()));
+    route(methods).layer::<_, Infallible>(middleware::from_fn_with_state(state.clone(), track))
 }
 
 /// What every path adds to its methods: OPTIONS answers a CORS preflight, and a method the
 /// path does not serve is a 405 in the error shape, with the `Allow` header axum sets for it.
 fn route(methods: MethodRouter<Arc<AppState>>) -> MethodRouter<Arc<AppState>> {
     methods.options(cors_preflight).fallback(method_not_allowed)
+}
+
+/// What the function's answers vary on, for shared caches: the format follows `Accept` (when
+/// no `format` parameter names it), and the bytes follow `Accept-Encoding`. Without it a cache
+/// would hand a JSON answer to a client that asked for SVG.
+const VARY: &str = "accept, accept-encoding";
+
+/// Liveness and readiness. `no-store`: a shared cache must never answer a probe for us.
+async fn healthz() -> impl IntoResponse {
+    ([(header::CACHE_CONTROL, "no-store")], "ok\n")
 }
 
 /// A function call: GET or POST on any path but /healthz and /metrics. A CloudEvent is
@@ -114,6 +126,8 @@ async fn function(State(state): State<Arc<AppState>>, call: Call) -> Result<Resp
         Some(_) => "no-store".to_string(),
     };
     let warning = rendered.partial.as_deref().map(warning);
+    // The default answer's `took` changes with every search: its tag leaves it out.
+    let tag = (rendered.format == Format::Es).then(|| etag::without_took_tag(&rendered.body));
     let mut response = if call.is_event {
         cloudevent::reply(rendered, &state.event_source)?
     } else {
@@ -125,6 +139,9 @@ async fn function(State(state): State<Arc<AppState>>, call: Call) -> Result<Resp
     };
     if let Some(warning) = warning {
         response.headers_mut().insert(header::WARNING, warning);
+    }
+    if let Some(tag) = tag {
+        response.headers_mut().insert(header::ETAG, tag);
     }
     Ok(([(header::CACHE_CONTROL, cache_control)], response).into_response())
 }
@@ -214,7 +231,11 @@ async fn method_not_allowed(method: Method) -> Error {
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Result<Response, Error> {
     let text = state.metrics.render()?;
-    Ok(([(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)], text).into_response())
+    let headers = [
+        (header::CONTENT_TYPE, prometheus::TEXT_FORMAT),
+        (header::CACHE_CONTROL, "no-store"),
+    ];
+    Ok((headers, text).into_response())
 }
 
 /// Answers 408 when the function outlives `function_timeout`.
@@ -227,8 +248,8 @@ async fn time_limit(State(state): State<Arc<AppState>>, request: Request, next: 
         .unwrap_or_else(|_| Error::FunctionTimeout(limit).into_response())
 }
 
-/// Counts and times every function call, logs it (inside the call's span, which names it), and
-/// sets CORS on every answer so dashboards can fetch it.
+/// Counts and times every function call, logs it (inside the call's span, which names it), sets
+/// CORS on every answer so dashboards can fetch it, and names what the answer varies on.
 ///
 /// The `call` line is at debug level: at info, formatting and writing it, with its spans'
 /// fields, cost about a third of a cached answer's CPU time (tests/bench/README.md), and the
@@ -252,10 +273,13 @@ async fn track(State(state): State<Arc<AppState>>, request: Request, next: Next)
             "call"
         );
     }
-    response.headers_mut().insert(
+    let headers = response.headers_mut();
+    headers.insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
         HeaderValue::from_static("*"),
     );
+    // Replaces compression's `vary: accept-encoding`, which it adds only to long answers.
+    headers.insert(header::VARY, HeaderValue::from_static(VARY));
     response
 }
 

@@ -48,6 +48,16 @@ pub struct Answer {
     pub body: String,
 }
 
+impl Answer {
+    /// The header `name` as compared (the content type among them), or "" when absent.
+    pub fn header(&self, name: &str) -> &str {
+        match name {
+            "content-type" => &self.content_type,
+            _ => self.headers.get(name).map_or("", String::as_str),
+        }
+    }
+}
+
 impl Case {
     /// The case sent to the door at `base`, asking about `index`: its answer, normalised.
     pub async fn send(&self, base: &str, index: &str) -> Answer {

@@ -97,7 +97,7 @@ async fn a_function_over_its_time_limit_is_408() {
         "too late"
     }
     let app = Router::new()
-        .route("/slow", function_call(route(get(slow)), &state))
+        .route("/slow", function_call(get(slow), &state))
         .with_state(state);
     let (status, headers, body) = call(app, "GET", "/slow").await;
     assert_eq!(status, StatusCode::REQUEST_TIMEOUT);
@@ -158,7 +158,7 @@ async fn a_panic_is_500_with_the_error_shape() {
         panic!("boom")
     }
     let app = Router::new()
-        .route("/boom", function_call(route(get(boom)), &state))
+        .route("/boom", function_call(get(boom), &state))
         .with_state(state.clone());
     let (status, headers, body) = call(app, "GET", "/boom").await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
@@ -237,4 +237,63 @@ async fn a_body_over_64_kib_is_413() {
         &String::from_utf8_lossy(&bytes),
         "request_too_large",
     );
+}
+
+/// A shared cache must never keep a probe's or a scrape's answer for us.
+#[tokio::test]
+async fn healthz_and_metrics_are_never_stored() {
+    for path in ["/healthz", "/metrics"] {
+        let (status, headers, _) =
+            call(router(state("127.0.0.1:1", "5s", None)), "GET", path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert_eq!(headers[header::CACHE_CONTROL], "no-store", "{path}");
+        assert_eq!(headers.get(header::VARY), None, "{path}");
+    }
+}
+
+/// Every answer on a function path names what it varies on, errors included, short answers
+/// too (compression's own `Vary` comes only with long ones).
+#[tokio::test]
+async fn function_answers_vary_on_accept_and_accept_encoding() {
+    for (method, path) in [("GET", "/"), ("POST", "/x"), ("PUT", "/")] {
+        let (_, headers, _) = call(router(state("127.0.0.1:1", "5s", None)), method, path).await;
+        let vary: Vec<_> = headers.get_all(header::VARY).iter().collect();
+        assert_eq!(vary, ["accept, accept-encoding"], "{method} {path}");
+    }
+}
+
+/// With `MAX_IN_FLIGHT` calls in flight, one more function call is shed, but a preflight, a
+/// 405, /healthz and /metrics are answered as ever: only function calls are ever refused.
+#[tokio::test]
+async fn only_function_calls_are_shed() {
+    let host = black_hole().await;
+    let state = Arc::new(AppState {
+        max_in_flight: 1,
+        ..Arc::into_inner(state(&host, "30s", None)).unwrap()
+    });
+    let app = router(state);
+    let held = tokio::spawn(call(app.clone(), "GET", "/held"));
+    // Bounded, so that a broken limit fails here rather than hanging.
+    for _ in 0..200 {
+        let (_, _, text) = call(app.clone(), "GET", "/metrics").await;
+        if text.contains("function_calls_in_flight 1") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (status, headers, body) = call(app.clone(), "GET", "/another").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_error_shape(status, &headers, &body, "overloaded");
+    for (method, path, wanted) in [
+        ("OPTIONS", "/", StatusCode::OK),
+        ("PUT", "/", StatusCode::METHOD_NOT_ALLOWED),
+        ("DELETE", "/x", StatusCode::METHOD_NOT_ALLOWED),
+        ("GET", "/healthz", StatusCode::OK),
+        ("GET", "/metrics", StatusCode::OK),
+        ("OPTIONS", "/healthz", StatusCode::OK),
+    ] {
+        let (status, _, body) = call(app.clone(), method, path).await;
+        assert_eq!(status, wanted, "{method} {path}: {body}");
+    }
+    held.abort();
 }
