@@ -1,7 +1,8 @@
 //! Request identity and trace context, against the real Elasticsearch: each call's request id is
 //! echoed, sent to Elasticsearch as `X-Opaque-Id` (which its own slow log records) with the
 //! caller's `traceparent`, named by the call's log lines, and never mixed up by coalescing; on
-//! Lambda it is the invocation's id, and the platform's deadline bounds the search.
+//! Lambda it is the invocation's id, the platform's deadline bounds the search, and the
+//! invocation's tenant is on the call's log lines.
 
 mod support;
 
@@ -228,4 +229,50 @@ async fn on_lambda_the_id_is_the_invocations_and_its_deadline_bounds_the_search(
         "{}",
         seen(&recorded)
     );
+}
+
+/// Lambda's tenant isolation mode: the Runtime API's `next` answer names the invocation's tenant
+/// in `lambda-runtime-aws-tenant-id`. The RIE sends it from the invocation's `X-Amz-Tenant-Id`,
+/// so no proxy stands between the door and the emulator (cargo-lambda's emulator has no tenants).
+#[tokio::test]
+async fn on_lambda_the_tenant_is_on_the_calls_log_line() {
+    let env = [
+        ("HOST", "127.0.0.1:1"),
+        ("RUST_LOG", CALL_LINES),
+        ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+    ];
+    let rie = Rie::start(&env).await;
+    let event: Value = serde_json::from_str(include_str!("fixtures/apigw-http.json")).unwrap();
+    let tenant = [
+        ("x-amzn-requestid", "tenant-call"),
+        ("x-amz-tenant-id", "tenant-blue"),
+    ];
+    let answer = rie.invoke_with(&event, &tenant).await;
+    assert_eq!(answer["statusCode"], 503, "{answer}\n{}", rie.log());
+    let answer = rie.invoke(&event, "no-tenant-call").await;
+    assert_eq!(answer["statusCode"], 503, "{answer}\n{}", rie.log());
+
+    let log = rie.log();
+    // The `call` line of the invocation `request_id`: the fields of the span it was written in.
+    let call_span = |request_id: &str| -> Value {
+        let lines = log
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok());
+        let mut calls = lines.filter(|line| {
+            line["fields"]["message"] == "call" && line["span"]["request_id"] == request_id
+        });
+        let call = calls
+            .next()
+            .unwrap_or_else(|| panic!("no call line for {request_id}:\n{log}"));
+        assert!(
+            calls.next().is_none(),
+            "one call line for {request_id}:\n{log}"
+        );
+        call["span"].clone()
+    };
+    let with = call_span("tenant-call");
+    assert_eq!(with["name"], "call", "{with}");
+    assert_eq!(with["tenant_id"], "tenant-blue", "{with}");
+    let without = call_span("no-tenant-call");
+    assert_eq!(without.get("tenant_id"), None, "{without}");
 }

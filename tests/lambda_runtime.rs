@@ -4,7 +4,8 @@
 //! Managed Instances run through cargo-lambda's emulator: its Runtime API hands each of the
 //! function's concurrent `next` polls an invocation of its own. (`cargo lambda watch
 //! --concurrency N` instead starts N processes, and sets `AWS_LAMBDA_MAX_CONCURRENCY=1` in each.)
-//! Shutdown runs under the AWS Lambda RIE, which sends SIGTERM as Lambda does.
+//! Shutdown runs under the AWS Lambda RIE, which sends SIGTERM as Lambda does; and the RIE with
+//! extensions disabled is a Runtime API without the Extensions API the door registers with.
 
 mod support;
 
@@ -94,6 +95,11 @@ async fn with_max_concurrency_8_one_process_answers_8_invocations_at_once() {
         emulator.function_log()
     );
     assert_eq!(calls_logged(&emulator), 16, "{}", emulator.function_log());
+    // cargo-lambda's Runtime API has the Extensions API: the door's extension registered.
+    assert_eq!(
+        shutdown_warnings(&emulator.function_log()),
+        Vec::<&str>::new()
+    );
 }
 
 #[tokio::test]
@@ -121,8 +127,46 @@ async fn on_shutdown_the_function_writes_a_last_line_with_its_totals() {
         last.contains("calls=1") && last.contains("failures=1"),
         "the last line counts the one call, which failed (503): {last}"
     );
-    assert!(
-        log.contains("Graceful shutdown completed"),
-        "the shutdown hook ran to its end:\n{log}"
+    assert_eq!(
+        shutdown_warnings(&log),
+        Vec::<&str>::new(),
+        "the extension was registered"
     );
+}
+
+/// The function's warnings about its graceful shutdown or its extension. The emulator's own
+/// lines say `[WARNING]`, the function's ` WARN `.
+fn shutdown_warnings(log: &str) -> Vec<&str> {
+    log.lines()
+        .filter(|line| line.contains(" WARN "))
+        .filter(|line| line.contains("graceful shutdown") || line.contains("extension"))
+        .collect()
+}
+
+/// A Runtime API without the Extensions API: the RIE with extensions disabled, as a Lambda layer
+/// disables them (its every Extensions API route answers 404). cargo-lambda's emulator (since
+/// 1.8.5) and the RIE as usually run both have the Extensions API. lambda_runtime's
+/// graceful-shutdown handler panicked here, and the panic's text reached the function's stderr.
+#[tokio::test]
+async fn without_an_extensions_api_the_function_warns_once_and_answers() {
+    let rie = Rie::start_without_extensions(&[("HOST", "127.0.0.1:1")]).await;
+    let event = serde_json::from_str(include_str!("fixtures/apigw-http.json")).unwrap();
+    for request_id in ["first", "second"] {
+        let answer = rie.invoke(&event, request_id).await;
+        assert_eq!(answer["statusCode"], 503, "{answer}\n{}", rie.log());
+    }
+    let log = rie.log();
+    println!("{log}");
+    assert!(
+        log.contains("Extensions disabled"),
+        "the emulator ran with extensions disabled:\n{log}"
+    );
+    let warnings = shutdown_warnings(&log);
+    assert_eq!(warnings.len(), 1, "one warning:\n{log}");
+    assert!(
+        warnings[0].contains("no graceful shutdown") && warnings[0].contains("404"),
+        "it says what is missing and why: {}",
+        warnings[0]
+    );
+    assert!(!log.contains("panicked"), "no panic text:\n{log}");
 }

@@ -1,7 +1,8 @@
 //! Each call's identity, decided once for every route: one request id, echoed in
 //! `x-request-id`, named by every log line of the call and sent to Elasticsearch as
 //! `X-Opaque-Id`; the caller's trace context; and the platform's deadline. The function finds
-//! them in the request's [`CallContext`].
+//! them in the request's [`CallContext`]. What else the platform says of the call (Lambda's
+//! X-Ray trace and tenant) is on the call's span, so on its log lines too.
 //!
 //! One middleware rather than tower-http's request-id layers: those keep any incoming id,
 //! however long or strange, and know nothing of Lambda's id, the trace context or the deadline,
@@ -34,6 +35,9 @@ pub struct PlatformCall {
     pub deadline: Option<SystemTime>,
     /// The AWS X-Ray trace header of the invocation.
     pub xray_trace_id: Option<String>,
+    /// The tenant the invocation is for, when the function runs in Lambda's tenant isolation
+    /// mode.
+    pub tenant_id: Option<String>,
 }
 
 /// Decides the call's identity, runs it inside a span that names it, and echoes the id.
@@ -53,9 +57,13 @@ pub async fn identify(
         "call",
         request_id = %call.request_id,
         xray_trace_id = tracing::field::Empty,
+        tenant_id = tracing::field::Empty,
     );
     if let Some(xray) = &platform.xray_trace_id {
         span.record("xray_trace_id", xray.as_str());
+    }
+    if let Some(tenant) = &platform.tenant_id {
+        span.record("tenant_id", tenant.as_str());
     }
     if let Some(id) = &id {
         request.headers_mut().insert(REQUEST_ID, id.clone());
@@ -135,6 +143,7 @@ mod tests {
             xray_trace_id: Some(
                 "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1".into(),
             ),
+            tenant_id: None,
         }
     }
 

@@ -1,7 +1,9 @@
 //! The AWS Lambda Runtime Interface Emulator (`aws-lambda-rie`, the Go module AWS publishes for
 //! testing container images) on a loopback port, running the built `wx-stats-lambda` as its
 //! bootstrap. Unlike cargo-lambda's emulator, it gives each invocation a real deadline, from
-//! `AWS_LAMBDA_FUNCTION_TIMEOUT`, and takes the request id from `X-Amzn-RequestId`.
+//! `AWS_LAMBDA_FUNCTION_TIMEOUT`, takes the request id from `X-Amzn-RequestId` and the tenant id
+//! (Lambda's tenant isolation mode) from `X-Amz-Tenant-Id`, and has the Extensions API unless
+//! extensions are disabled.
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -30,13 +32,34 @@ impl Rie {
     /// The same with another bootstrap: an arm64 build (run under qemu), or the one image's
     /// entry point.
     pub async fn start_binary(bootstrap: &str, env: &[(&str, &str)]) -> Rie {
+        Rie::spawn(Command::new("aws-lambda-rie"), bootstrap, env).await
+    }
+
+    /// The emulator with extensions disabled, as a Lambda layer holding the file
+    /// `/opt/disable-extensions-jwigqn8j` disables them: every route of its Extensions API then
+    /// answers 404. The emulator runs in a user and mount namespace of its own (`unshare`, no
+    /// privileges needed) whose `/opt` is an empty tmpfs holding that file, so the machine's
+    /// `/opt` is never touched. `unshare` and `sh` exec in turn, so the PID held is the emulator's.
+    pub async fn start_without_extensions(env: &[(&str, &str)]) -> Rie {
+        let mut command = Command::new("unshare");
+        command
+            .args(["--user", "--map-root-user", "--mount", "sh", "-c"])
+            .arg(
+                "mount -t tmpfs tmpfs /opt && : > /opt/disable-extensions-jwigqn8j && exec \"$@\"",
+            );
+        command.args(["sh", "aws-lambda-rie"]);
+        Rie::spawn(command, env!("CARGO_BIN_EXE_wx-stats-lambda"), env).await
+    }
+
+    /// Starts `command` (the emulator, or what execs it) with the emulator's arguments.
+    async fn spawn(mut command: Command, bootstrap: &str, env: &[(&str, &str)]) -> Rie {
         let port = free_port();
         let log = std::env::temp_dir().join(format!(
             "wx-stats-test-rie-{}-{port}.log",
             std::process::id()
         ));
         let out = File::create(&log).unwrap();
-        let mut child = Command::new("aws-lambda-rie")
+        let mut child = command
             .args([
                 "--runtime-interface-emulator-address",
                 &format!("127.0.0.1:{port}"),
@@ -57,7 +80,11 @@ impl Rie {
                 panic!("cannot start aws-lambda-rie ({e}); tests/run installs it with `go install`")
             });
         if let Err(why) = wait_listening(&mut child, port).await {
-            panic!("aws-lambda-rie {why}");
+            let _ = child.kill();
+            let _ = child.wait();
+            let said = std::fs::read_to_string(&log).unwrap_or_default();
+            let _ = std::fs::remove_file(&log);
+            panic!("aws-lambda-rie {why}:\n{said}");
         }
         Rie { child, port, log }
     }
@@ -65,16 +92,19 @@ impl Rie {
     /// Invokes the function with `event` as `request_id`; the invocation's answer, as the
     /// function returned it (or the emulator's own error when the function timed out).
     pub async fn invoke(&self, event: &Value, request_id: &str) -> Value {
+        self.invoke_with(event, &[("x-amzn-requestid", request_id)])
+            .await
+    }
+
+    /// The same with the invocation request's `headers`, e.g. `x-amz-tenant-id`.
+    pub async fn invoke_with(&self, event: &Value, headers: &[(&str, &str)]) -> Value {
         let port = self.port;
         let url = format!("http://127.0.0.1:{port}/2015-03-31/functions/function/invocations");
-        let response = reqwest::Client::new()
-            .post(url)
-            .header("x-amzn-requestid", request_id)
-            .json(event)
-            .send()
-            .await
-            .unwrap();
-        let text = response.text().await.unwrap();
+        let mut request = reqwest::Client::new().post(url).json(event);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let text = request.send().await.unwrap().text().await.unwrap();
         serde_json::from_str(&text).unwrap_or(Value::String(text))
     }
 
