@@ -1,6 +1,10 @@
 //! The Knative Serving (and Cloud Run) door: HTTP on `PORT`, draining on SIGTERM, JSON log
 //! lines on stdout labelled with the service's name. With no `K_SERVICE` it is plain HTTP on
 //! `PORT`, which is what the one image serves when no platform is named.
+//!
+//! `REVISION_TIMEOUT_SECONDS` is the revision's `timeoutSeconds`, the moment Knative's
+//! queue-proxy gives up on a request with a plain-text 504. Given the same value, the door
+//! gives each call that deadline, so a slow Elasticsearch is answered with our JSON 504 first.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -30,6 +34,7 @@ pub async fn main() -> ExitCode {
             program = %super::program(),
             port = knative.port,
             max_in_flight = knative.max_in_flight,
+            revision_timeout_seconds = knative.revision_timeout.map(|t| t.as_secs()),
             elasticsearch = %stats.es().host(),
             "knative door starting"
         )
@@ -38,6 +43,7 @@ pub async fn main() -> ExitCode {
         span: span.clone(),
         event_source: knative.identity.event_source(),
         max_in_flight: knative.max_in_flight,
+        function_timeout: knative.revision_timeout,
         ..AppState::new(stats)
     };
     serve_http(knative.port, state, knative.grace)
@@ -56,7 +62,15 @@ pub struct KnativeEnv {
     pub identity: ServiceIdentity,
     /// `MAX_IN_FLIGHT`: function calls in progress at once; more are answered 503.
     pub max_in_flight: usize,
+    /// `REVISION_TIMEOUT_SECONDS`: the revision's `timeoutSeconds`, each call's deadline; unset,
+    /// no limit.
+    pub revision_timeout: Option<Duration>,
 }
+
+/// The longest `REVISION_TIMEOUT_SECONDS` accepted: a day, far above what Knative (600 s unless
+/// the cluster raises `max-revision-timeout-seconds`) or Cloud Run (3600 s) allow, and small
+/// enough that a deadline this far ahead is always a valid instant.
+pub const MAX_REVISION_TIMEOUT_SECONDS: u64 = 24 * 60 * 60;
 
 impl PlatformEnv for KnativeEnv {
     fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, Error> {
@@ -70,6 +84,27 @@ impl PlatformEnv for KnativeEnv {
                 configuration: text("K_CONFIGURATION"),
             },
             max_in_flight: calls(lookup, "MAX_IN_FLIGHT")?.unwrap_or(DEFAULT_MAX_IN_FLIGHT),
+            revision_timeout: revision_timeout(lookup)?,
         })
     }
+}
+
+/// `REVISION_TIMEOUT_SECONDS` as the queue-proxy reads it: whole seconds, with no unit.
+fn revision_timeout(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Option<Duration>, Error> {
+    const VARIABLE: &str = "REVISION_TIMEOUT_SECONDS";
+    let Some(text) = lookup(VARIABLE).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    text.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|seconds| (1..=MAX_REVISION_TIMEOUT_SECONDS).contains(seconds))
+        .map(|seconds| Some(Duration::from_secs(seconds)))
+        .ok_or(Error::Config {
+            variable: VARIABLE,
+            reason: format!(
+                "{text:?} is not a whole number of seconds from 1 to {MAX_REVISION_TIMEOUT_SECONDS} \
+                 (the revision's timeoutSeconds)"
+            ),
+        })
 }

@@ -168,3 +168,30 @@ fn the_one_image_serves_the_platform_its_variables_name() {
         Platform::Http
     );
 }
+
+#[test]
+fn knative_revision_timeout_is_whole_seconds_or_no_limit() {
+    let timeout = |vars: &[(&str, &str)]| {
+        KnativeEnv::from_lookup(&lookup(vars)).map(|env| env.revision_timeout)
+    };
+    // Unset or empty: no limit, as before the variable was read.
+    assert_eq!(timeout(&[]).unwrap(), None);
+    assert_eq!(timeout(&[("REVISION_TIMEOUT_SECONDS", "")]).unwrap(), None);
+    // Whole seconds, as Knative writes the revision's timeoutSeconds for its queue-proxy.
+    assert_eq!(
+        timeout(&[("REVISION_TIMEOUT_SECONDS", " 60 ")]).unwrap(),
+        Some(Duration::from_secs(60))
+    );
+    assert_eq!(
+        timeout(&[("REVISION_TIMEOUT_SECONDS", "86400")]).unwrap(),
+        Some(Duration::from_secs(86400))
+    );
+    // The queue-proxy reads an integer: a unit or a fraction would mean something else to it.
+    for bad in ["0", "-1", "60s", "1500ms", "1.5", "soon", "86401"] {
+        assert_eq!(
+            failing_variable(timeout(&[("REVISION_TIMEOUT_SECONDS", bad)])),
+            "REVISION_TIMEOUT_SECONDS",
+            "{bad}"
+        );
+    }
+}

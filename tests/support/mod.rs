@@ -10,6 +10,7 @@ pub mod histogram;
 pub mod inprocess;
 pub mod load;
 pub mod nginx;
+pub mod queue_proxy;
 pub mod rie;
 pub mod server;
 
