@@ -1,8 +1,10 @@
-//! A real nginx in front of the test Elasticsearch: HTTPS with a certificate from a throwaway
-//! CA, and basic or API-key authentication, as secured clusters and their gateways ask for.
+//! Real nginx processes for the tests: [`TlsProxy`] in front of the test Elasticsearch (HTTPS
+//! with a certificate from a throwaway CA, and basic or API-key authentication, as secured
+//! clusters and their gateways ask for), and [`CacheProxy`], a shared HTTP cache in front of a
+//! door (`proxy_cache`, as a CDN or an ingress with caching would be).
 //!
-//! nginx runs as one process (`master_process off`) from its own directory, so the PID we hold
-//! is the only one to stop, and dropping the proxy stops it even when a test fails.
+//! Each nginx runs as one process (`master_process off`) from its own directory, so the PID we
+//! hold is the only one to stop, and dropping the proxy stops it even when a test fails.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -25,10 +27,76 @@ pub enum ProxyAuth {
     ApiKey(String),
 }
 
-/// A running nginx. Dropping it kills the process by its PID and removes its directory.
-pub struct TlsProxy {
+/// One nginx process and its directory. Dropping it kills the process by its PID and removes
+/// the directory.
+struct Nginx {
     child: Option<Child>,
     dir: PathBuf,
+    port: u16,
+}
+
+impl Nginx {
+    /// A fresh directory and a free port for an nginx about to be configured.
+    fn prepare(kind: &str) -> Nginx {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!(
+            "wx-stats-nginx-{kind}-{}-{port}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        Nginx {
+            child: None,
+            dir,
+            port,
+        }
+    }
+
+    /// Writes nginx.conf with `http` (its log and servers) as the body of its `http {}` block,
+    /// starts nginx and waits until it accepts connections.
+    async fn start(mut self, http: &str) -> Nginx {
+        write(&self.dir, "nginx.conf", &config(&self.dir, http));
+        let child = Command::new(nginx_binary())
+            .arg("-p")
+            .arg(&self.dir)
+            .arg("-e")
+            .arg(self.dir.join("error.log"))
+            .arg("-c")
+            .arg(self.dir.join("nginx.conf"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start nginx: {e}"));
+        let child = self.child.insert(child);
+        if let Err(why) = wait_listening(child, self.port).await {
+            panic!("nginx {why}; its log:\n{}", self.error_log());
+        }
+        self
+    }
+
+    fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.join(name)).unwrap_or_default()
+    }
+
+    fn error_log(&self) -> String {
+        self.read("error.log")
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A running nginx in front of the test Elasticsearch. Dropping it kills the process by its PID
+/// and removes its directory.
+pub struct TlsProxy {
+    nginx: Nginx,
     /// `https://127.0.0.1:PORT`.
     pub url: String,
     /// `127.0.0.1:PORT`, for a TCP-level proxy in front of this one.
@@ -41,16 +109,14 @@ impl TlsProxy {
     /// Writes a CA, a certificate for 127.0.0.1 and localhost, and a config that proxies to
     /// the test Elasticsearch, then starts nginx and waits until it accepts connections.
     pub async fn start(auth: ProxyAuth) -> TlsProxy {
-        let port = free_port();
-        let dir =
-            std::env::temp_dir().join(format!("wx-stats-nginx-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let ca_cert = write_certificates(&dir);
+        let nginx = Nginx::prepare("tls");
+        let (dir, port) = (&nginx.dir, nginx.port);
+        let ca_cert = write_certificates(dir);
         let auth_directives = match &auth {
             ProxyAuth::Basic { username, password } => {
                 // nginx reads `{PLAIN}` passwords as they are: no hashing tool needed.
                 write(
-                    &dir,
+                    dir,
                     "htpasswd",
                     &format!("{username}:{{PLAIN}}{password}\n"),
                 );
@@ -64,47 +130,94 @@ impl TlsProxy {
                  add_header WWW-Authenticate ApiKey always;\n        return 401;\n      }}"
             ),
         };
-        let config = config(&dir, port, &auth_directives);
-        write(&dir, "nginx.conf", &config);
-        let child = Command::new(nginx_binary())
-            .arg("-p")
-            .arg(&dir)
-            .arg("-e")
-            .arg(dir.join("error.log"))
-            .arg("-c")
-            .arg(dir.join("nginx.conf"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start nginx: {e}"));
-        let mut proxy = TlsProxy {
-            child: Some(child),
+        let d = dir.display();
+        let upstream = es_url();
+        let http = format!(
+            "  access_log {d}/access.log;
+  server {{
+    listen 127.0.0.1:{port} ssl;
+    ssl_certificate {d}/server.pem;
+    ssl_certificate_key {d}/server.key;
+    location / {{
+      {auth_directives}
+      # The proxy owns authentication: Elasticsearch behind it never sees the credentials.
+      proxy_set_header Authorization \"\";
+      proxy_http_version 1.1;
+      proxy_set_header Connection \"\";
+      proxy_pass {upstream};
+    }}
+  }}"
+        );
+        TlsProxy {
+            nginx: nginx.start(&http).await,
             url: format!("https://127.0.0.1:{port}"),
             address: format!("127.0.0.1:{port}"),
             ca_cert,
-            dir,
-        };
-        let child = proxy.child.as_mut().unwrap();
-        if let Err(why) = wait_listening(child, port).await {
-            panic!("nginx {why}; its log:\n{}", proxy.error_log());
         }
-        proxy
     }
 
     /// nginx's own error log, for failure messages.
     pub fn error_log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("error.log")).unwrap_or_default()
+        self.nginx.error_log()
     }
 }
 
-impl Drop for TlsProxy {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+/// A running nginx that caches what a door answers, as a shared cache does: it keeps an answer
+/// as long as the door's `Cache-Control` allows and no longer (no `proxy_cache_valid`, which
+/// would override it), keeps one copy per variant the door's `Vary` names, and revalidates a
+/// stale copy with `If-None-Match` (`proxy_cache_revalidate`). Every answer carries
+/// `X-Cache-Status: $upstream_cache_status` (`MISS`, `HIT`, `EXPIRED`, `REVALIDATED`, …), and the
+/// access log has one line per request with that status and the door's own. Dropping it kills
+/// the process by its PID and removes its directory, cache included.
+pub struct CacheProxy {
+    nginx: Nginx,
+    /// `http://127.0.0.1:PORT/`: ending in `/`, as the upstream does, so a path or a query
+    /// string can follow.
+    pub url: String,
+}
+
+impl CacheProxy {
+    /// Starts nginx caching `upstream`: a door's function URL ending in `/`, such as a door's
+    /// base with `/` or the emulator's function URL with its path. A request for `/PATH?QUERY`
+    /// is passed on as `upstream` followed by `PATH?QUERY`.
+    pub async fn start(upstream: &str) -> CacheProxy {
+        assert!(
+            upstream.ends_with('/'),
+            "{upstream}: the upstream must end in `/`, as Doors::functions' URLs do"
+        );
+        let nginx = Nginx::prepare("cache");
+        let (d, port) = (nginx.dir.display(), nginx.port);
+        let http = format!(
+            "  log_format cache '$request accept=\"$http_accept\" accept_encoding=\"$http_accept_encoding\" '
+                   'status=$status upstream_status=$upstream_status cache=$upstream_cache_status';
+  access_log {d}/access.log cache;
+  proxy_cache_path {d}/cache levels=1:2 keys_zone=doors:1m;
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      proxy_cache doors;
+      proxy_cache_revalidate on;
+      add_header X-Cache-Status $upstream_cache_status always;
+      proxy_http_version 1.1;
+      proxy_set_header Connection \"\";
+      proxy_pass {upstream};
+    }}
+  }}"
+        );
+        CacheProxy {
+            nginx: nginx.start(&http).await,
+            url: format!("http://127.0.0.1:{port}/"),
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+
+    /// The access log: one line per request, with its `cache=$upstream_cache_status`.
+    pub fn access_log(&self) -> String {
+        self.nginx.read("access.log")
+    }
+
+    /// nginx's own error log, for failure messages.
+    pub fn error_log(&self) -> String {
+        self.nginx.error_log()
     }
 }
 
@@ -120,10 +233,10 @@ fn nginx_binary() -> PathBuf {
         })
 }
 
-/// One process, every path inside `dir`: nothing touches /var or /etc.
-fn config(dir: &Path, port: u16, auth_directives: &str) -> String {
+/// One process, every path inside `dir`: nothing touches /var or /etc. `http` is the body of
+/// the `http {}` block: its log, its servers.
+fn config(dir: &Path, http: &str) -> String {
     let d = dir.display();
-    let upstream = es_url();
     format!(
         "daemon off;
 master_process off;
@@ -131,25 +244,12 @@ pid {d}/nginx.pid;
 error_log {d}/error.log info;
 events {{ worker_connections 256; }}
 http {{
-  access_log {d}/access.log;
   client_body_temp_path {d}/client_body;
   proxy_temp_path {d}/proxy;
   fastcgi_temp_path {d}/fastcgi;
   uwsgi_temp_path {d}/uwsgi;
   scgi_temp_path {d}/scgi;
-  server {{
-    listen 127.0.0.1:{port} ssl;
-    ssl_certificate {d}/server.pem;
-    ssl_certificate_key {d}/server.key;
-    location / {{
-      {auth_directives}
-      # The proxy owns authentication: Elasticsearch behind it never sees the credentials.
-      proxy_set_header Authorization \"\";
-      proxy_http_version 1.1;
-      proxy_set_header Connection \"\";
-      proxy_pass {upstream};
-    }}
-  }}
+{http}
 }}
 "
     )
