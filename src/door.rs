@@ -61,7 +61,8 @@ impl Platform {
     pub async fn serve(self) -> ExitCode {
         match self {
             Platform::Lambda => lambda::main().await,
-            Platform::Knative | Platform::Http => knative::main().await,
+            Platform::Knative => knative::main().await,
+            Platform::Http => knative::main_plain_http().await,
             Platform::Kubeless => kubeless::main().await,
         }
     }

@@ -141,3 +141,24 @@ async fn cloud_events_in_both_modes_get_a_binary_reply() {
         "expected the start line and the three calls to carry K_SERVICE=wx:\n{log}"
     );
 }
+
+/// The one image's entry point, `wx-stats-serve`, with no platform's variables serves plain
+/// HTTP as the Knative door does, but logs as itself: its start line names the `http` door,
+/// never a Knative one.
+#[tokio::test]
+async fn the_one_images_plain_http_mode_logs_as_itself() {
+    let bed = Bed::new("serve-plain", &[(Duration::from_secs(600), 64.2)]).await;
+    let serve = Server::start(env!("CARGO_BIN_EXE_wx-stats-serve"), "PORT", &bed.env()).await;
+    let (status, _, _) = fetch("GET", &serve.base).await;
+    assert_eq!(status, 200);
+    let log = serve.log();
+    let start = log
+        .lines()
+        .find(|line| line.contains("door starting"))
+        .unwrap_or_else(|| panic!("no start line in:\n{log}"));
+    assert!(start.contains("\"http door starting\""), "{start}");
+    assert!(
+        !log.contains("knative door") && !log.contains("K_SERVICE"),
+        "the plain HTTP door logged as Knative's:\n{log}"
+    );
+}

@@ -20,8 +20,19 @@ use crate::http::app::AppState;
 use crate::http::shed::DEFAULT_MAX_IN_FLIGHT;
 
 /// Serves the Knative door until SIGTERM: `wx-stats-knative`, or the one image's entry point
-/// when `K_SERVICE` is set or no platform is named.
+/// when `K_SERVICE` is set.
 pub async fn main() -> ExitCode {
+    serve_as("knative").await
+}
+
+/// Serves plain HTTP on `PORT` as the Knative door does: the one image's entry point when no
+/// platform is named. It logs as itself, so its logs do not claim a Knative service.
+pub async fn main_plain_http() -> ExitCode {
+    serve_as("http").await
+}
+
+/// The door's start-up and serving, logged as the `door` named.
+async fn serve_as(door: &'static str) -> ExitCode {
     telemetry::init_json_stdout("info");
     let (knative, stats) = match from_env::<KnativeEnv>() {
         Ok(started) => started,
@@ -36,7 +47,7 @@ pub async fn main() -> ExitCode {
             max_in_flight = knative.max_in_flight,
             revision_timeout_seconds = knative.revision_timeout.map(|t| t.as_secs()),
             elasticsearch = %stats.es().host(),
-            "knative door starting"
+            "{door} door starting"
         )
     });
     let state = AppState {
