@@ -8,7 +8,7 @@
  * helper listens on 127.0.0.1:PORT as a stand-in Lambda Runtime API (the child gets
  * AWS_LAMBDA_RUNTIME_API=127.0.0.1:PORT) and stops the clock when the request line
  * "GET /2018-06-01/runtime/invocation/next" has arrived; it never answers it. An extension's
- * registration before it (lambda_runtime's graceful-shutdown handler registers one) is answered
+ * registration before it (the Lambda door registers its no-op shutdown extension) is answered
  * as the Runtime API answers it, and counts in the time, as it does on Lambda.
  *
  * For each run: take a CLOCK_MONOTONIC timestamp, fork + exec COMMAND (stdin, stdout and
@@ -150,8 +150,8 @@ int main(int argc, char **argv) {
     return 0;
 }
 
-/* The Runtime API's answer to an extension's registration (the graceful-shutdown handler of
- * lambda_runtime registers one before the runtime asks for its first invocation). */
+/* The Runtime API's answer to an extension's registration (the Lambda door registers its no-op
+ * shutdown extension before the runtime asks for its first invocation). */
 static const char registered[] =
     "HTTP/1.1 200 OK\r\nLambda-Extension-Identifier: coldstart\r\nContent-Type: application/json\r\n"
     "Content-Length: 73\r\n\r\n"
