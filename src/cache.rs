@@ -1,35 +1,38 @@
-//! Coalescing and a short-lived cache of search responses, shared by every door.
+//! Coalescing and a short-lived cache of answers, shared by every door.
 //!
 //! Dashboards ask the same question many times a minute while the station writes only every
-//! 2 minutes. Identical searches in flight share one Elasticsearch call (moka's `try_get_with`
-//! runs one loader per key and hands its result to every waiter), and the answer is kept for
-//! `CACHE_TTL`. Errors are never kept: the next request tries again. Neither are answers some
-//! shards failed to contribute to, nor answers larger than a share of the budget.
+//! 2 minutes. Identical requests in flight share one answer (moka's `try_get_with` runs one
+//! loader per key and hands its result to every waiter), and the answer is kept for
+//! `CACHE_TTL`, as it is sent: keyed by the parsed request, holding its bytes, its tag and its
+//! compressed variants. Errors are never kept: the next request tries again. Neither are
+//! answers some shards failed to contribute to, nor answers larger than a share of the budget.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use moka::future::Cache;
 
+use crate::answer::Answer;
 use crate::error::Error;
-use crate::response::{Bucket, SearchResponse};
+use crate::query::StatsRequest;
 
 /// What the cache keeps: at most `budget` bytes of answers, counted truthfully.
 #[derive(Clone, Debug)]
-pub struct SearchCache {
-    cache: Cache<String, Arc<SearchResponse>>,
+pub struct AnswerCache {
+    cache: Cache<StatsRequest, Arc<Answer>>,
     /// An answer weighing more than this is served but not kept.
     largest_kept: u64,
 }
 
-/// What an entry costs beyond its key, text and buckets: moka's node, its hash-table slot and
-/// timer-wheel entry, the `Arc` and the response struct. A measured upper bound, rounded up.
+/// What an entry costs beyond its key's text and its answer's bytes: moka's node, its
+/// hash-table slot and timer-wheel entry, the `Arc`, the key and the answer's structs. A
+/// measured upper bound, rounded up.
 pub const ENTRY_OVERHEAD: u64 = 512;
 
 /// An answer may take at most this share of the budget (1/16) to be kept.
 pub const LARGEST_SHARE: u64 = 16;
 
-impl SearchCache {
+impl AnswerCache {
     /// A cache whose entries live for `ttl` and weigh at most `budget` bytes in all; `None`
     /// when `ttl` or `budget` is zero (caching off).
     pub fn new(ttl: Duration, budget: u64) -> Option<Self> {
@@ -39,11 +42,11 @@ impl SearchCache {
         let cache = Cache::builder()
             .time_to_live(ttl)
             .max_capacity(budget)
-            .weigher(|key: &String, answer: &Arc<SearchResponse>| {
-                u32::try_from(weight(key, answer)).unwrap_or(u32::MAX)
+            .weigher(|request: &StatsRequest, answer: &Arc<Answer>| {
+                u32::try_from(weight(request, answer)).unwrap_or(u32::MAX)
             })
             .build();
-        Some(SearchCache {
+        Some(AnswerCache {
             cache,
             largest_kept: budget / LARGEST_SHARE,
         })
@@ -54,20 +57,20 @@ impl SearchCache {
         self.cache.policy().time_to_live().unwrap_or_default()
     }
 
-    /// The response for `key`: kept, or being fetched by another request, or fetched now.
-    pub async fn get_or_fetch(
+    /// The answer to `request`: kept, or being made by another request, or made now by `make`.
+    pub async fn get_or_make(
         &self,
-        key: String,
-        fetch: impl Future<Output = Result<SearchResponse, Error>>,
-    ) -> Result<Arc<SearchResponse>, Error> {
+        request: &StatsRequest,
+        make: impl Future<Output = Result<Answer, Error>>,
+    ) -> Result<Arc<Answer>, Error> {
         let answer = self
             .cache
-            .try_get_with_by_ref(&key, async { fetch.await.map(Arc::new) })
+            .try_get_with_by_ref(request, async { make.await.map(Arc::new) })
             .await
             .map_err(|shared: Arc<Error>| (*shared).clone())?;
         // Its waiters have it already; later requests must ask again.
-        if answer.shards.partial() || weight(&key, &answer) > self.largest_kept {
-            self.cache.invalidate(&key).await;
+        if answer.partial.is_some() || weight(request, &answer) > self.largest_kept {
+            self.cache.invalidate(request).await;
         }
         Ok(answer)
     }
@@ -80,10 +83,11 @@ impl SearchCache {
     }
 }
 
-/// What an entry costs in memory: its key, its text, its parsed buckets and the overhead.
-fn weight(key: &str, answer: &SearchResponse) -> u64 {
-    let buckets = answer.buckets.capacity() * std::mem::size_of::<Bucket>();
-    (key.len() + answer.text.capacity() + buckets) as u64 + ENTRY_OVERHEAD
+/// What an entry costs in memory: its key's text, its answer's bytes and the overhead.
+fn weight(request: &StatsRequest, answer: &Answer) -> u64 {
+    let query = &request.query;
+    let key = query.field.capacity() + query.index.as_ref().map_or(0, String::capacity);
+    (key + answer.weight()) as u64 + ENTRY_OVERHEAD
 }
 
 #[cfg(test)]
@@ -91,61 +95,98 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
+    use crate::format::Format;
 
     const MIB: u64 = 1024 * 1024;
 
-    fn answer(text: &str) -> SearchResponse {
-        SearchResponse {
-            text: text.to_string(),
-            ..SearchResponse::default()
-        }
+    fn answer(text: &str) -> Answer {
+        Answer::new(Format::Csv, text.to_string(), Duration::ZERO, None)
     }
 
-    async fn slow_answer(calls: Arc<AtomicUsize>) -> Result<SearchResponse, Error> {
+    /// The request for the last `hours` hours.
+    fn key(hours: u32) -> StatsRequest {
+        let mut request = StatsRequest::default();
+        request.query.hours = hours;
+        request
+    }
+
+    async fn slow_answer(calls: Arc<AtomicUsize>) -> Result<Answer, Error> {
         calls.fetch_add(1, Ordering::SeqCst);
         tokio::time::sleep(Duration::from_millis(50)).await;
         Ok(answer("answer"))
     }
 
     #[tokio::test]
-    async fn concurrent_identical_fetches_run_once() {
-        let cache = SearchCache::new(Duration::from_secs(60), MIB).unwrap();
+    async fn concurrent_identical_requests_are_answered_once() {
+        let cache = AnswerCache::new(Duration::from_secs(60), MIB).unwrap();
         let calls = Arc::new(AtomicUsize::new(0));
         let mut waiters = tokio::task::JoinSet::new();
         for _ in 0..20 {
             let (cache, calls) = (cache.clone(), calls.clone());
-            waiters.spawn(async move { cache.get_or_fetch("k".into(), slow_answer(calls)).await });
+            waiters.spawn(async move { cache.get_or_make(&key(24), slow_answer(calls)).await });
         }
         while let Some(answer) = waiters.join_next().await {
-            assert_eq!(answer.unwrap().unwrap().text, "answer");
+            assert_eq!(answer.unwrap().unwrap().body, "answer");
         }
         assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]
-    async fn errors_are_not_kept() {
-        let cache = SearchCache::new(Duration::from_secs(60), MIB).unwrap();
-        let failing = async { Err::<SearchResponse, _>(Error::Internal("down".into())) };
-        assert!(cache.get_or_fetch("k".into(), failing).await.is_err());
+    async fn requests_that_differ_in_any_parameter_are_answered_apart() {
+        let cache = AnswerCache::new(Duration::from_secs(60), MIB).unwrap();
         let calls = Arc::new(AtomicUsize::new(0));
-        let kept = cache.get_or_fetch("k".into(), slow_answer(calls.clone()));
-        assert_eq!(kept.await.unwrap().text, "answer");
+        let mut other_format = key(24);
+        other_format.format = Format::Svg;
+        let mut other_interval = key(24);
+        other_interval.query.interval = 2.5;
+        for request in [key(24), key(24), other_format, other_interval, key(12)] {
+            cache
+                .get_or_make(&request, slow_answer(calls.clone()))
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            4,
+            "only the repeated request was kept"
+        );
+    }
+
+    #[tokio::test]
+    async fn errors_and_partial_answers_are_not_kept() {
+        let cache = AnswerCache::new(Duration::from_secs(60), MIB).unwrap();
+        let failing = async { Err::<Answer, _>(Error::Internal("down".into())) };
+        assert!(cache.get_or_make(&key(24), failing).await.is_err());
+        let partial = Answer::new(
+            Format::Csv,
+            "x".into(),
+            Duration::ZERO,
+            Some("1 of 2".into()),
+        );
+        let kept = cache.get_or_make(&key(24), async { Ok(partial) }).await;
+        assert_eq!(kept.unwrap().partial.as_deref(), Some("1 of 2"));
+        let calls = Arc::new(AtomicUsize::new(0));
+        let kept = cache
+            .get_or_make(&key(24), slow_answer(calls.clone()))
+            .await;
+        assert_eq!(kept.unwrap().body, "answer");
         assert_eq!(
             calls.load(Ordering::SeqCst),
             1,
-            "the error was not kept, so the next request searched"
+            "neither the error nor the partial answer was kept, so the next request searched"
         );
     }
 
     #[tokio::test]
     async fn the_budget_bounds_what_is_kept_and_large_answers_are_not_kept() {
         let budget = MIB;
-        let cache = SearchCache::new(Duration::from_secs(60), budget).unwrap();
-        // 400 distinct answers of 10 KiB: about 4 MiB asked of a 1 MiB budget.
-        for n in 0..400 {
-            let text = "x".repeat(10 * 1024);
+        let cache = AnswerCache::new(Duration::from_secs(60), budget).unwrap();
+        // 400 distinct answers of 4 KiB, each weighed with room for its variants: about 4.8
+        // MiB asked of a 1 MiB budget.
+        for hours in 1..=400 {
+            let text = "x".repeat(4 * 1024);
             cache
-                .get_or_fetch(format!("k{n}"), async { Ok(answer(&text)) })
+                .get_or_make(&key(hours), async { Ok(answer(&text)) })
                 .await
                 .unwrap();
         }
@@ -153,12 +194,14 @@ mod tests {
         assert!(kept <= budget, "{kept} bytes kept, budget {budget}");
         assert!(kept > budget / 2, "the cache is used: {kept} bytes kept");
 
-        let large = "x".repeat((budget / LARGEST_SHARE) as usize + 1);
-        let served = cache.get_or_fetch("large".into(), async { Ok(answer(&large)) });
-        assert_eq!(served.await.unwrap().text.len(), large.len());
+        let large = "x".repeat((budget / LARGEST_SHARE) as usize / 3 + 1);
+        let served = cache
+            .get_or_make(&key(500), async { Ok(answer(&large)) })
+            .await;
+        assert_eq!(served.unwrap().body.len(), large.len());
         let calls = Arc::new(AtomicUsize::new(0));
         cache
-            .get_or_fetch("large".into(), slow_answer(calls.clone()))
+            .get_or_make(&key(500), slow_answer(calls.clone()))
             .await
             .unwrap();
         assert_eq!(
@@ -170,7 +213,7 @@ mod tests {
 
     #[test]
     fn zero_ttl_or_budget_turns_caching_off() {
-        assert!(SearchCache::new(Duration::ZERO, MIB).is_none());
-        assert!(SearchCache::new(Duration::from_secs(1), 0).is_none());
+        assert!(AnswerCache::new(Duration::ZERO, MIB).is_none());
+        assert!(AnswerCache::new(Duration::from_secs(1), 0).is_none());
     }
 }

@@ -6,9 +6,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use elasticsearch::auth::Credentials as EsCredentials;
 use elasticsearch::cert::{Certificate, CertificateValidation};
-use elasticsearch::http::headers::{ACCEPT_ENCODING, HeaderName, HeaderValue};
+use elasticsearch::http::Method;
+use elasticsearch::http::headers::{ACCEPT_ENCODING, HeaderMap, HeaderName, HeaderValue};
 use elasticsearch::http::response::Response;
 use elasticsearch::http::transport::{
     CloudConnectionPool, SingleNodeConnectionPool, TransportBuilder,
@@ -117,18 +119,23 @@ impl EsClient {
     pub async fn search(
         &self,
         index: &str,
-        body: &Value,
+        body: Bytes,
         call: &CallContext,
     ) -> Result<String, Error> {
         let indices: Vec<&str> = index.split(',').collect();
-        let headers = [
-            (
-                X_OPAQUE_ID,
-                Some(call.request_id.as_str()).filter(|id| !id.is_empty()),
-            ),
+        let path = SearchParts::Index(&indices).url();
+        let mut headers = HeaderMap::new();
+        let pass_on = [
+            (X_OPAQUE_ID, Some(call.request_id.as_str())),
             (TRACEPARENT, call.traceparent.as_deref()),
             (TRACESTATE, call.tracestate.as_deref()),
         ];
+        for (name, value) in pass_on {
+            let value = value.filter(|v| !v.is_empty());
+            if let Some(value) = value.and_then(|v| HeaderValue::from_str(v).ok()) {
+                headers.insert(HeaderName::from_static(name), value);
+            }
+        }
         // One deadline for the wait for a turn and the search: a call never spends more than
         // its timeout in here, however long it queued.
         let timeout = call.timeout(self.timeout);
@@ -140,16 +147,20 @@ impl EsClient {
             let Some(node) = tries.next() else {
                 unreachable!("a client has at least one node")
             };
-            let mut search = node
-                .search(SearchParts::Index(&indices))
-                .body(body)
-                .request_timeout(deadline.saturating_duration_since(Instant::now()));
-            for (name, value) in headers {
-                if let Some(value) = value.and_then(|v| HeaderValue::from_str(v).ok()) {
-                    search = search.header(HeaderName::from_static(name), value);
-                }
-            }
-            match self.answer_of(search.send().await, timeout).await {
+            // The body's bytes go as they are, through the crate's transport: no JSON value is
+            // built again for each try.
+            let left = deadline.saturating_duration_since(Instant::now());
+            let sent = node
+                .send(
+                    Method::Post,
+                    &path,
+                    headers.clone(),
+                    None::<&()>,
+                    Some(body.clone()),
+                    Some(left),
+                )
+                .await;
+            match self.answer_of(sent, timeout).await {
                 Err(error @ Error::Unavailable { .. }) if tries.len() > 0 => {
                     tracing::debug!(%error, "trying the next node");
                 }

@@ -128,7 +128,7 @@ impl<'a> MediaRange<'a> {
 }
 
 /// A qvalue (RFC 9110, 12.4.2): `0` to `1` with at most three decimals, in thousandths.
-fn parse_quality(text: &str) -> Option<u16> {
+pub(crate) fn parse_quality(text: &str) -> Option<u16> {
     let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
     if fraction.len() > 3 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
         return None;

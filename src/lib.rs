@@ -16,9 +16,10 @@
 //!     the original function's query, and builds its search body; [`format`](mod@format) is how the answer
 //!     is written;
 //!   - [`stats`] is the service object every door calls: [`Stats::answer`] takes parameters and
-//!     gives a [`stats::Rendered`] answer. It searches through `es` (the Elasticsearch client,
-//!     which maps every failure to an [`Error`]) and the cache (coalescing and a TTL), reads the
-//!     response once (`response`) and renders it (`render`);
+//!     gives an [`Answer`], as it is sent, with its tag and compressed variants ([`answer`]). It
+//!     keeps answers in the cache (coalescing and a TTL, keyed by the parsed request), searches
+//!     through `es` (the Elasticsearch client, which maps every failure to an [`Error`]), reads
+//!     the response once (`response`) and renders it (`render`);
 //!   - [`call`] is what a call carries to Elasticsearch besides its question: who asked (its
 //!     request id and trace context) and when the platform gives up on it;
 //!   - [`error`] is the one error type, with its one JSON shape;
@@ -29,6 +30,7 @@
 //!   ([`door::lambda`]) and logging ([`door::telemetry`]). The binaries in `src/bin/` are
 //!   about 30 lines each on top of it.
 
+pub mod answer;
 mod cache;
 pub mod call;
 pub mod config;
@@ -43,8 +45,9 @@ mod response;
 pub mod sample;
 pub mod stats;
 
+pub use answer::Answer;
 pub use config::Config;
 pub use error::Error;
 pub use es::EsClient;
 pub use format::Format;
-pub use stats::{Rendered, Stats};
+pub use stats::Stats;

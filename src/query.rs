@@ -47,13 +47,30 @@ pub struct StatsQuery {
     pub fill: bool,
 }
 
-/// A parsed request: the question and the answer's format.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// A parsed request: the question and the answer's format. Equal requests get the same
+/// answer, so a request is its own cache key.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct StatsRequest {
     /// The question.
     pub query: StatsQuery,
     /// The format of the answer.
     pub format: Format,
+}
+
+// A key for the answer cache. `interval` compares by value and hashes by its bits; they
+// disagree only for NaN and for 0 and -0, which parsing refuses.
+impl Eq for StatsQuery {}
+
+impl std::hash::Hash for StatsQuery {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.hours.hash(state);
+        self.interval.to_bits().hash(state);
+        self.field.hash(state);
+        self.field_requested.hash(state);
+        self.index.hash(state);
+        self.min_doc_count.hash(state);
+        self.fill.hash(state);
+    }
 }
 
 impl Default for StatsQuery {

@@ -54,13 +54,13 @@ impl Histogram {
 /// Writes the search response in the request's format. `now` dates the window.
 pub fn render(
     request: &StatsRequest,
-    response: &SearchResponse,
+    response: SearchResponse,
     now: SystemTime,
 ) -> Result<String, Error> {
     let query = &request.query;
-    let histogram = || Histogram::read(response, query.interval);
+    let histogram = || Histogram::read(&response, query.interval);
     match request.format {
-        Format::Es => Ok(response.text.clone()),
+        Format::Es => Ok(response.text),
         Format::Buckets => Ok(buckets_json(query, &histogram(), now)),
         Format::Csv => csv(&histogram()),
         Format::Svg => svg(query, &histogram()),
@@ -207,14 +207,13 @@ mod tests {
 
     #[test]
     fn es_is_passed_through_untouched() {
-        let rendered = render(&request(Format::Es), &parsed(RESPONSE), at(0)).unwrap();
+        let rendered = render(&request(Format::Es), parsed(RESPONSE), at(0)).unwrap();
         assert_eq!(rendered, RESPONSE);
     }
 
     #[test]
     fn buckets_are_compact() {
-        let rendered =
-            render(&request(Format::Buckets), &parsed(RESPONSE), at(86_400 * 2)).unwrap();
+        let rendered = render(&request(Format::Buckets), parsed(RESPONSE), at(86_400 * 2)).unwrap();
         let json: Value = serde_json::from_str(&rendered).unwrap();
         assert_eq!(json["total"], 7);
         assert_eq!(
@@ -230,7 +229,7 @@ mod tests {
 
     #[test]
     fn csv_has_a_header_and_a_row_per_bucket() {
-        let rendered = render(&request(Format::Csv), &parsed(RESPONSE), at(0)).unwrap();
+        let rendered = render(&request(Format::Csv), parsed(RESPONSE), at(0)).unwrap();
         assert_eq!(
             rendered,
             "from,to,count\r\n66,68,2\r\n68,70,0\r\n70,72,5\r\n"
@@ -242,13 +241,13 @@ mod tests {
         let mut req = request(Format::Csv);
         req.query.interval = 0.1;
         let response = r#"{"hits":{"total":1},"aggregations":{"temps":{"buckets":[{"key":0.6000000000000001,"doc_count":1}]}}}"#;
-        let rendered = render(&req, &parsed(response), at(0)).unwrap();
+        let rendered = render(&req, parsed(response), at(0)).unwrap();
         assert_eq!(rendered, "from,to,count\r\n0.6000000000000001,0.7,1\r\n");
     }
 
     #[test]
     fn svg_has_a_bar_per_non_empty_bucket_and_a_title() {
-        let rendered = render(&request(Format::Svg), &parsed(RESPONSE), at(0)).unwrap();
+        let rendered = render(&request(Format::Svg), parsed(RESPONSE), at(0)).unwrap();
         assert!(rendered.starts_with("<svg"), "{}", &rendered[..80]);
         assert!(rendered.contains("temperature, last 24 h (7 observations)"));
         assert_eq!(
@@ -261,7 +260,7 @@ mod tests {
     #[test]
     fn svg_without_data_says_so() {
         let empty = r#"{"hits":{"total":{"value":0}},"aggregations":{"temps":{"buckets":[]}}}"#;
-        let rendered = render(&request(Format::Svg), &parsed(empty), at(0)).unwrap();
+        let rendered = render(&request(Format::Svg), parsed(empty), at(0)).unwrap();
         assert!(
             rendered.contains("No observations of temperature in the last 24 h"),
             "{}",

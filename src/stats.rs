@@ -1,17 +1,18 @@
-//! The function itself: [`Stats`], the one service object every door calls. Parameters in, a
-//! rendered answer out.
+//! The function itself: [`Stats`], the one service object every door calls. Parameters in, an
+//! answer out.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use bytes::Bytes;
 use serde_json::Value;
 
-use crate::cache::SearchCache;
+use crate::answer::Answer;
+use crate::cache::AnswerCache;
 use crate::call::CallContext;
 use crate::config::Config;
 use crate::error::Error;
 use crate::es::EsClient;
-use crate::format::Format;
 use crate::query::{StatsQuery, StatsRequest};
 use crate::render::render;
 use crate::response::SearchResponse;
@@ -25,27 +26,7 @@ pub struct Stats {
     /// The patterns a request's `index` parameter must match (`ES_INDEX_ALLOW`).
     index_allow: String,
     /// Coalescing and the TTL cache; `None` when `CACHE_TTL` is 0.
-    cache: Option<SearchCache>,
-}
-
-/// An answer ready to send, with what the HTTP layer needs to send it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Rendered {
-    /// The format it is written in.
-    pub format: Format,
-    /// The body.
-    pub body: String,
-    /// How long caches downstream may keep it: as long as we do (a partial answer, not at all).
-    pub max_age: Duration,
-    /// Why the answer is incomplete, when some shards failed: it is served, but not kept.
-    pub partial: Option<String>,
-}
-
-impl Rendered {
-    /// The content type it is served with.
-    pub fn content_type(&self) -> &'static str {
-        self.format.content_type()
-    }
+    cache: Option<AnswerCache>,
 }
 
 impl Stats {
@@ -55,7 +36,7 @@ impl Stats {
             es: EsClient::new(config)?,
             index: config.index.clone(),
             index_allow: config.index_allow.clone(),
-            cache: SearchCache::new(config.cache_ttl, config.cache_max_bytes),
+            cache: AnswerCache::new(config.cache_ttl, config.cache_max_bytes),
         })
     }
 
@@ -71,18 +52,33 @@ impl Stats {
 
     /// How long answers are kept (`CACHE_TTL`); zero when caching is off.
     pub fn cache_ttl(&self) -> Duration {
-        self.cache.as_ref().map_or(Duration::ZERO, SearchCache::ttl)
+        self.cache.as_ref().map_or(Duration::ZERO, AnswerCache::ttl)
     }
 
     /// Answers the request that `params` spell. `accept` picks the format when no `format`
-    /// parameter does.
+    /// parameter does. Identical requests share one answer, kept for `CACHE_TTL`; a request
+    /// waiting on another's answer gets that answer, made with the context of the call that
+    /// started it.
     pub async fn answer(
         &self,
         params: &[(String, String)],
         accept: Option<&str>,
         call: &CallContext,
-    ) -> Result<Rendered, Error> {
+    ) -> Result<Arc<Answer>, Error> {
         let request = StatsRequest::parse(params, accept, &self.index_allow)?;
+        let fresh = self.fresh_answer(&request, call);
+        match &self.cache {
+            Some(cache) => cache.get_or_make(&request, fresh).await,
+            None => fresh.await.map(Arc::new),
+        }
+    }
+
+    /// Searches and renders the answer to `request`.
+    async fn fresh_answer(
+        &self,
+        request: &StatsRequest,
+        call: &CallContext,
+    ) -> Result<Answer, Error> {
         let query = &request.query;
         let bounds = if query.fill {
             let range = self
@@ -109,33 +105,26 @@ impl Stats {
             return Err(Error::AllShardsFailed(shards.describe()));
         }
         let partial = shards.partial().then(|| shards.describe());
-        Ok(Rendered {
-            format: request.format,
-            body: render(&request, &response, SystemTime::now())?,
-            max_age: self.cache_ttl(),
-            partial,
-        })
+        let body = render(request, response, SystemTime::now())?;
+        Ok(Answer::new(request.format, body, self.cache_ttl(), partial))
     }
 
-    /// Elasticsearch's answer to `body` on the query's index. Identical searches share one
-    /// call, and answers are kept for `CACHE_TTL`.
-    ///
-    /// A waiter on another call's search gets that search's answer; the search itself carries
-    /// the context of the call that started it.
+    /// Elasticsearch's answer to `body` on the query's index.
     async fn search(
         &self,
         query: &StatsQuery,
         body: &Value,
         call: &CallContext,
-    ) -> Result<Arc<SearchResponse>, Error> {
+    ) -> Result<SearchResponse, Error> {
         let index = query.index.as_deref().unwrap_or(&self.index);
-        let fetch = async {
-            let text = self.es.search(index, body, call).await?;
-            SearchResponse::parse(text)
-        };
-        let searched = match &self.cache {
-            Some(cache) => cache.get_or_fetch(format!("{index}\n{body}"), fetch).await,
-            None => fetch.await.map(Arc::new),
+        // The body's bytes, made once: a search tried on a second node sends the same ones.
+        let body = Bytes::from(
+            serde_json::to_vec(body)
+                .map_err(|e| Error::Internal(format!("cannot write the search body: {e}")))?,
+        );
+        let searched = match self.es.search(index, body, call).await {
+            Ok(text) => SearchResponse::parse(text),
+            Err(error) => Err(error),
         };
         searched.map_err(|error| blame_the_field(error, query))
     }

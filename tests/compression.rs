@@ -14,7 +14,7 @@ use support::emulator::Emulator;
 use support::encoding::{ENCODINGS, decode, get};
 use support::histogram::spread_observations;
 use support::inprocess::router;
-use wx_stats::http::compression::MIN_COMPRESSED_BYTES;
+use wx_stats::answer::MIN_COMPRESSED_BYTES;
 
 /// Answers with no clock in them, so that two requests get the same bytes: an SVG
 /// (`image/svg+xml`, an image type that must be compressed all the same) and a long CSV.
@@ -41,7 +41,7 @@ async fn every_door_compresses_as_accept_encoding_asks_and_decodes_to_the_same_b
             assert_eq!(plain.header("content-encoding"), "", "{what}");
             assert_eq!(plain.header("vary"), "accept, accept-encoding", "{what}");
             assert!(
-                plain.body.len() >= usize::from(MIN_COMPRESSED_BYTES),
+                plain.body.len() >= MIN_COMPRESSED_BYTES,
                 "{what}: {} bytes are too few to compress",
                 plain.body.len()
             );

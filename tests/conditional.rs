@@ -14,7 +14,7 @@ use support::bed::Bed;
 use support::encoding::get;
 use support::histogram::spread_observations;
 use support::inprocess::router;
-use wx_stats::http::etag::{entity_tag, without_took_tag};
+use wx_stats::answer::{entity_tag, without_took_tag};
 
 /// The search response (within the cache's TTL, its `took` is the same from one request to the
 /// next), an SVG and a CSV.

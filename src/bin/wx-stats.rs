@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use wx_stats::call::CallContext;
 use wx_stats::door::{program, telemetry};
 use wx_stats::sample::{self, LoadReport, SampleSpec};
-use wx_stats::{Error, EsClient, Format, Rendered, Stats, config};
+use wx_stats::{Answer, Error, EsClient, Format, Stats, config};
 
 /// Temperature histograms from a weather station's Elasticsearch.
 #[derive(Parser)]
@@ -170,13 +170,14 @@ async fn load(es: &EsClient, spec: SampleSpec, from_file: Option<std::path::Path
     }
 }
 
-fn print(answer: &Rendered, pretty: bool) -> ExitCode {
+fn print(answer: &Answer, pretty: bool) -> ExitCode {
     if let Some(partial) = &answer.partial {
         eprintln!("{}: warning: partial answer: {partial}", program());
     }
-    let body = &answer.body;
+    // Every format is written as UTF-8 text.
+    let body = String::from_utf8_lossy(&answer.body);
     let pretty_json = (pretty && answer.format.is_json())
-        .then(|| serde_json::from_str::<serde_json::Value>(body).ok())
+        .then(|| serde_json::from_str::<serde_json::Value>(&body).ok())
         .flatten()
         .and_then(|json| serde_json::to_string_pretty(&json).ok());
     match pretty_json {

@@ -7,6 +7,7 @@
 //! gives each call that deadline, so a slow Elasticsearch is answered with our JSON 504 first.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tracing::Instrument;
@@ -17,6 +18,7 @@ use super::{
 };
 use crate::error::Error;
 use crate::http::app::AppState;
+use crate::http::identity::CallSettings;
 use crate::http::shed::DEFAULT_MAX_IN_FLIGHT;
 
 /// Serves the Knative door until SIGTERM: `wx-stats-knative`, or the one image's entry point
@@ -50,11 +52,14 @@ async fn serve_as(door: &'static str) -> ExitCode {
             "{door} door starting"
         )
     });
-    let state = AppState {
+    let call = CallSettings {
+        function_timeout: knative.revision_timeout,
         span: span.clone(),
+    };
+    let state = AppState {
+        call: Arc::new(call),
         event_source: knative.identity.event_source(),
         max_in_flight: knative.max_in_flight,
-        function_timeout: knative.revision_timeout,
         ..AppState::new(stats)
     };
     serve_http(knative.port, state, knative.grace)

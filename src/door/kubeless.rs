@@ -2,6 +2,7 @@
 //! contract asks, with the function's timeout from `FUNC_TIMEOUT`.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::{
@@ -9,6 +10,7 @@ use super::{
 };
 use crate::error::Error;
 use crate::http::app::AppState;
+use crate::http::identity::CallSettings;
 use crate::http::shed::DEFAULT_MAX_IN_FLIGHT;
 
 /// Serves the Kubeless door until SIGTERM: `wx-stats-kubeless`, or the one image's entry point
@@ -31,8 +33,12 @@ pub async fn main() -> ExitCode {
         elasticsearch = %stats.es().host(),
         "kubeless door starting"
     );
-    let state = AppState {
+    let call = CallSettings {
         function_timeout: Some(kubeless.timeout),
+        span: tracing::Span::none(),
+    };
+    let state = AppState {
+        call: Arc::new(call),
         max_in_flight: kubeless.max_in_flight,
         ..AppState::new(stats)
     };

@@ -7,9 +7,9 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -18,13 +18,14 @@ use axum::routing::{MethodRouter, get};
 use tower_http::catch_panic::CatchPanicLayer;
 
 use super::cloudevent;
-use super::identity::identify;
+use super::etag::{self, Preconditions};
+use super::identity::{CALL_LINE_LEVEL, CALL_LOG, CallSettings, Failure, identify};
 use super::metrics::Metrics;
 use super::params::{params_from_json, params_from_query};
-use super::{compression, etag, shed};
+use super::{compression, shed};
+use crate::answer::{Answer, Encoding};
 use crate::call::CallContext;
 use crate::error::Error;
-use crate::format::Format;
 use crate::stats::Stats;
 
 /// What every request handler shares.
@@ -34,10 +35,8 @@ pub struct AppState {
     pub stats: Stats,
     /// Kubeless's function metrics.
     pub metrics: Metrics,
-    /// A function call that runs longer than this is answered 408 (Kubeless's `FUNC_TIMEOUT`).
-    pub function_timeout: Option<Duration>,
-    /// Every call's span is a child of this one, which names the service.
-    pub span: tracing::Span,
+    /// The platform's time limit and the service's span, which each call's identity needs.
+    pub call: Arc<CallSettings>,
     /// The `ce-source` of reply events.
     pub event_source: String,
     /// Function calls in progress at once (`MAX_IN_FLIGHT`); one more is answered 503 at once.
@@ -50,8 +49,7 @@ impl AppState {
         AppState {
             stats,
             metrics: Metrics::new(),
-            function_timeout: None,
-            span: tracing::Span::none(),
+            call: Arc::default(),
             event_source: "/wx-stats".to_string(),
             max_in_flight: shed::DEFAULT_MAX_IN_FLIGHT,
         }
@@ -73,13 +71,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", route(get(metrics)))
         .route("/", function.clone())
         .route("/{*path}", function)
-        .layer(middleware::from_fn_with_state(state.clone(), identify))
+        .layer(middleware::from_fn_with_state(state.call.clone(), identify))
         .with_state(state)
 }
 
 /// Wraps `methods` as a function call, innermost first: the time limit; panics caught as 500s
-/// (outside the time limit, so a panic and a 408 both count as failures); compression, then
-/// the ETag and the preconditions; calls over `MAX_IN_FLIGHT` shed. Then [`route`] adds
+/// (outside the time limit, so a panic and a 408 both count as failures); calls over
+/// `MAX_IN_FLIGHT` shed. Then [`route`] adds
 /// OPTIONS and the 405s, outside all of those, so they are never shed; and metrics, the log
 /// line, CORS and `Vary` wrap every answer.
 fn function_call(
@@ -91,8 +89,6 @@ fn function_call(
         .layer::<_, Infallible>(CatchPanicLayer::custom(|_| {
             Error::Internal("the handler panicked".into()).into_response()
         }))
-        .layer::<_, Infallible>(compression::layer())
-        .layer::<_, Infallible>(middleware::from_fn(etag::conditional))
         .layer::<_, Infallible>(shed::layer(state.max_in_flight, state.metrics.clone()));
     route(methods).layer::<_, Infallible>(middleware::from_fn_with_state(state.clone(), track))
 }
@@ -114,36 +110,52 @@ async fn healthz() -> impl IntoResponse {
 }
 
 /// A function call: GET or POST on any path but /healthz and /metrics. A CloudEvent is
-/// answered with a CloudEvent.
+/// answered with a CloudEvent. The answer comes as it is kept: its bytes in the caller's
+/// preferred encoding, with their tag, weighed against the request's preconditions.
 async fn function(State(state): State<Arc<AppState>>, call: Call) -> Result<Response, Error> {
-    let rendered = state
+    let answer = state
         .stats
         .answer(&call.params, call.accept.as_deref(), &call.context)
         .await?;
-    // Caches downstream may keep the answer as long as we do; a partial answer, not at all.
-    let cache_control = match &rendered.partial {
-        None => format!("max-age={}", rendered.max_age.as_secs()),
-        Some(_) => "no-store".to_string(),
-    };
-    let warning = rendered.partial.as_deref().map(warning);
-    // The default answer's `took` changes with every search: its tag leaves it out.
-    let tag = (rendered.format == Format::Es).then(|| etag::without_took_tag(&rendered.body));
+    let sent = answer.representation(call.encoding);
+    let not_modified = call.preconditions.not_modified(&call.method, sent.tag)?;
     let mut response = if call.is_event {
-        cloudevent::reply(rendered, &state.event_source)?
+        cloudevent::reply(&state.event_source)?
     } else {
-        (
-            [(header::CONTENT_TYPE, rendered.content_type())],
-            rendered.body,
-        )
-            .into_response()
+        Response::default()
     };
-    if let Some(warning) = warning {
-        response.headers_mut().insert(header::WARNING, warning);
+    *response.body_mut() = Body::from(sent.bytes.clone());
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(answer.content_type()),
+    );
+    if let Some(encoding) = sent.encoding {
+        headers.insert(
+            header::CONTENT_ENCODING,
+            HeaderValue::from_static(encoding.name()),
+        );
     }
-    if let Some(tag) = tag {
-        response.headers_mut().insert(header::ETAG, tag);
+    headers.insert(header::ETAG, sent.tag.clone());
+    // Caches downstream may keep the answer as long as we do; a partial answer, not at all.
+    headers.insert(header::CACHE_CONTROL, cache_control(&answer));
+    if let Some(partial) = &answer.partial {
+        headers.insert(header::WARNING, warning(partial));
     }
-    Ok(([(header::CACHE_CONTROL, cache_control)], response).into_response())
+    Ok(if not_modified {
+        etag::not_modified(response)
+    } else {
+        response
+    })
+}
+
+/// `max-age` of the answer's TTL, or `no-store` for a partial answer.
+fn cache_control(answer: &Answer) -> HeaderValue {
+    match answer.partial {
+        None => HeaderValue::try_from(format!("max-age={}", answer.max_age.as_secs()))
+            .unwrap_or_else(|_| HeaderValue::from_static("no-store")),
+        Some(_) => HeaderValue::from_static("no-store"),
+    }
 }
 
 /// `Warning: 199 wx-stats "1 of 2 shards failed (…)"`: code 199 is a miscellaneous warning.
@@ -165,6 +177,12 @@ fn warning(partial: &str) -> HeaderValue {
 
 /// Everything a function call needs from its request.
 struct Call {
+    /// GET, HEAD or POST: a matching `If-None-Match` is a 304 on the first two only.
+    method: Method,
+    /// `If-Match` and `If-None-Match`.
+    preconditions: Preconditions,
+    /// The content coding `Accept-Encoding` prefers.
+    encoding: Option<Encoding>,
     /// The query string's parameters, then the body's or the CloudEvent's data's.
     params: Vec<(String, String)>,
     /// The `Accept` header, which picks the format when no `format` parameter does.
@@ -194,6 +212,9 @@ impl<S: Send + Sync> FromRequest<S> for Call {
         });
         let accept = parts.headers.get(header::ACCEPT);
         Ok(Call {
+            preconditions: Preconditions::of(&parts.headers),
+            encoding: compression::preferred(&parts.headers),
+            method: parts.method,
             params,
             accept: accept.and_then(|v| v.to_str().ok()).map(str::to_string),
             is_event,
@@ -240,7 +261,7 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Result<Response, Error> 
 
 /// Answers 408 when the function outlives `function_timeout`.
 async fn time_limit(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
-    let Some(limit) = state.function_timeout else {
+    let Some(limit) = state.call.function_timeout else {
         return next.run(request).await;
     };
     tokio::time::timeout(limit, next.run(request))
@@ -258,13 +279,14 @@ async fn time_limit(State(state): State<Arc<AppState>>, request: Request, next: 
 async fn track(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     let timer = state.metrics.start(request.method());
     // Kept only when the line will be written: the request itself is gone by then.
-    let uri = tracing::enabled!(CALL_LINE_LEVEL).then(|| request.uri().clone());
+    let uri = tracing::enabled!(target: CALL_LOG, CALL_LINE_LEVEL).then(|| request.uri().clone());
     let mut response = next.run(request).await;
     let status = response.status().as_u16();
     let method = timer.method();
     let millis = timer.finish(status);
     if let Some(uri) = uri {
         tracing::event!(
+            target: CALL_LOG,
             CALL_LINE_LEVEL,
             method,
             path = uri.path(),
@@ -278,23 +300,14 @@ async fn track(State(state): State<Arc<AppState>>, request: Request, next: Next)
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
         HeaderValue::from_static("*"),
     );
-    // Replaces compression's `vary: accept-encoding`, which it adds only to long answers.
     headers.insert(header::VARY, HeaderValue::from_static(VARY));
     response
 }
-
-/// The level of each call's `call` line.
-const CALL_LINE_LEVEL: tracing::Level = tracing::Level::DEBUG;
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let status =
             StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        // A shed call is already counted and has its `call` line; a warning for each would
-        // flood the log just when the process is busiest.
-        if status.is_server_error() && !matches!(self, Error::Overloaded(_)) {
-            tracing::warn!(status = status.as_u16(), error = %self, "request failed");
-        }
         let mut response = (
             status,
             [(header::CONTENT_TYPE, "application/json")],
@@ -305,6 +318,12 @@ impl IntoResponse for Error {
         if status == StatusCode::SERVICE_UNAVAILABLE {
             let retry = HeaderValue::from_static(RETRY_AFTER_SECONDS);
             response.headers_mut().insert(header::RETRY_AFTER, retry);
+        }
+        // Logged by the call's identity layer, which knows the request id. A shed call is
+        // already counted and has its `call` line; a warning for each would flood the log just
+        // when the process is busiest.
+        if status.is_server_error() && !matches!(self, Error::Overloaded(_)) {
+            response.extensions_mut().insert(Failure(self.to_string()));
         }
         response
     }

@@ -9,7 +9,7 @@
 //! so a second layer would still be needed to check and complete what they set.
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue};
@@ -17,7 +17,6 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
 
-use super::app::AppState;
 use crate::call::{
     CallContext, new_id, sane_request_id, sane_traceparent, sane_tracestate, traceparent_from_xray,
 };
@@ -40,9 +39,43 @@ pub struct PlatformCall {
     pub tenant_id: Option<String>,
 }
 
-/// Decides the call's identity, runs it inside a span that names it, and echoes the id.
+/// What a door says of every call it serves: the platform's time limit, and the span that
+/// names the service.
+#[derive(Clone, Debug)]
+pub struct CallSettings {
+    /// A function call that runs longer than this is answered 408 (Kubeless's `FUNC_TIMEOUT`,
+    /// Knative's revision timeout); the call's deadline when the platform gives none.
+    pub function_timeout: Option<Duration>,
+    /// Every call's span is a child of this one, which names the service.
+    pub span: tracing::Span,
+}
+
+impl Default for CallSettings {
+    /// No time limit, and no service span.
+    fn default() -> Self {
+        CallSettings {
+            function_timeout: None,
+            span: tracing::Span::none(),
+        }
+    }
+}
+
+/// Why an answer failed, left on it by [`crate::Error`]'s response for [`identify`] to log
+/// with the call's request id.
+#[derive(Clone, Debug)]
+pub struct Failure(pub String);
+
+/// The target of each call's `call` line: the call's span is built only when it is written.
+pub const CALL_LOG: &str = "wx_stats::call";
+
+/// The level of each call's `call` line.
+pub const CALL_LINE_LEVEL: tracing::Level = tracing::Level::DEBUG;
+
+/// Decides the call's identity and echoes its id. The call runs inside a span that names it
+/// when its `call` line will be written; otherwise in the service's span, and a failure's
+/// line names the request id itself.
 pub async fn identify(
-    State(state): State<Arc<AppState>>,
+    State(settings): State<Arc<CallSettings>>,
     mut request: Request,
     next: Next,
 ) -> Response {
@@ -50,12 +83,36 @@ pub async fn identify(
         .extensions_mut()
         .remove::<PlatformCall>()
         .unwrap_or_default();
-    let call = call_context(request.headers(), &platform, &state);
+    let call = call_context(request.headers(), &platform, settings.function_timeout);
     let id = HeaderValue::from_str(&call.request_id).ok();
+    let span = if tracing::enabled!(target: CALL_LOG, CALL_LINE_LEVEL) {
+        call_span(&settings.span, &call.request_id, &platform)
+    } else {
+        settings.span.clone()
+    };
+    if let Some(id) = &id {
+        request.headers_mut().insert(REQUEST_ID, id.clone());
+    }
+    request.extensions_mut().insert(call);
+    let mut response = next.run(request).instrument(span.clone()).await;
+    if let Some(Failure(error)) = response.extensions_mut().remove() {
+        let request_id = id.as_ref().and_then(|id| id.to_str().ok());
+        let status = response.status().as_u16();
+        tracing::warn!(parent: &span, request_id, status, error, "request failed");
+    }
+    if let Some(id) = id {
+        response.headers_mut().insert(REQUEST_ID, id);
+    }
+    response
+}
+
+/// The span of one call, whose fields every line written in it carries.
+fn call_span(parent: &tracing::Span, request_id: &str, platform: &PlatformCall) -> tracing::Span {
     let span = tracing::info_span!(
-        parent: &state.span,
+        target: CALL_LOG,
+        parent: parent,
         "call",
-        request_id = %call.request_id,
+        request_id,
         xray_trace_id = tracing::field::Empty,
         tenant_id = tracing::field::Empty,
     );
@@ -65,21 +122,17 @@ pub async fn identify(
     if let Some(tenant) = &platform.tenant_id {
         span.record("tenant_id", tenant.as_str());
     }
-    if let Some(id) = &id {
-        request.headers_mut().insert(REQUEST_ID, id.clone());
-    }
-    request.extensions_mut().insert(call);
-    let mut response = next.run(request).instrument(span).await;
-    if let Some(id) = id {
-        response.headers_mut().insert(REQUEST_ID, id);
-    }
-    response
+    span
 }
 
 /// The incoming `x-request-id` when it is sane, else the platform's id, else a new one; the
 /// caller's `traceparent` (and `tracestate`) when well-formed, else X-Ray's; the platform's
 /// deadline, else `FUNC_TIMEOUT` from now. A header that fails its check is ignored, never echoed.
-fn call_context(headers: &HeaderMap, platform: &PlatformCall, state: &AppState) -> CallContext {
+fn call_context(
+    headers: &HeaderMap,
+    platform: &PlatformCall,
+    function_timeout: Option<Duration>,
+) -> CallContext {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let request_id = header(REQUEST_ID)
         .filter(|id| sane_request_id(id))
@@ -100,7 +153,7 @@ fn call_context(headers: &HeaderMap, platform: &PlatformCall, state: &AppState) 
         .deadline
         .and_then(|deadline| deadline.duration_since(SystemTime::now()).ok())
         .map(|left| Instant::now() + left);
-    let deadline = platform_deadline.or(state.function_timeout.map(|t| Instant::now() + t));
+    let deadline = platform_deadline.or(function_timeout.map(|t| Instant::now() + t));
     CallContext {
         request_id,
         traceparent,
@@ -111,18 +164,7 @@ fn call_context(headers: &HeaderMap, platform: &PlatformCall, state: &AppState) 
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
-    use crate::stats::Stats;
-
-    fn state(function_timeout: Option<Duration>) -> AppState {
-        let lookup = |name: &str| (name == "ES_URL").then(|| "http://127.0.0.1:9".to_string());
-        AppState {
-            function_timeout,
-            ..AppState::new(Stats::from_lookup(lookup).unwrap())
-        }
-    }
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         pairs
@@ -151,12 +193,12 @@ mod tests {
     fn the_callers_id_wins_then_the_platforms_then_a_new_one() {
         let in_a_minute = SystemTime::now() + Duration::from_secs(60);
         let sane = headers(&[(REQUEST_ID, "abc-123")]);
-        let call = call_context(&sane, &lambda("aws-1", in_a_minute), &state(None));
+        let call = call_context(&sane, &lambda("aws-1", in_a_minute), None);
         assert_eq!(call.request_id, "abc-123");
         let insane = headers(&[(REQUEST_ID, "a b")]);
-        let call = call_context(&insane, &lambda("aws-1", in_a_minute), &state(None));
+        let call = call_context(&insane, &lambda("aws-1", in_a_minute), None);
         assert_eq!(call.request_id, "aws-1");
-        let call = call_context(&insane, &PlatformCall::default(), &state(None));
+        let call = call_context(&insane, &PlatformCall::default(), None);
         assert!(
             uuid::Uuid::parse_str(&call.request_id).is_ok(),
             "{}",
@@ -167,18 +209,14 @@ mod tests {
     #[test]
     fn xray_stands_in_for_a_missing_traceparent() {
         let in_a_minute = SystemTime::now() + Duration::from_secs(60);
-        let call = call_context(
-            &HeaderMap::new(),
-            &lambda("aws-1", in_a_minute),
-            &state(None),
-        );
+        let call = call_context(&HeaderMap::new(), &lambda("aws-1", in_a_minute), None);
         assert_eq!(
             call.traceparent.as_deref(),
             Some("00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01")
         );
         let own = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
         let sent = headers(&[("traceparent", own), ("tracestate", "a=b")]);
-        let call = call_context(&sent, &lambda("aws-1", in_a_minute), &state(None));
+        let call = call_context(&sent, &lambda("aws-1", in_a_minute), None);
         assert_eq!(
             (call.traceparent.as_deref(), call.tracestate.as_deref()),
             (Some(own), Some("a=b"))
@@ -195,7 +233,7 @@ mod tests {
         let lambda_left = left(call_context(
             &HeaderMap::new(),
             &lambda("a", in_a_minute),
-            &state(None),
+            None,
         ));
         assert!(
             lambda_left.is_some_and(|l| l > Duration::from_secs(58)),
@@ -203,18 +241,14 @@ mod tests {
         );
         let past = SystemTime::UNIX_EPOCH + Duration::from_millis(600_000);
         assert_eq!(
-            left(call_context(
-                &HeaderMap::new(),
-                &lambda("a", past),
-                &state(None)
-            )),
+            left(call_context(&HeaderMap::new(), &lambda("a", past), None)),
             None
         );
-        let kubeless = state(Some(Duration::from_secs(30)));
+        let kubeless = Some(Duration::from_secs(30));
         let kubeless_left = left(call_context(
             &HeaderMap::new(),
             &PlatformCall::default(),
-            &kubeless,
+            kubeless,
         ));
         assert!(
             kubeless_left.is_some_and(|l| l > Duration::from_secs(29)),

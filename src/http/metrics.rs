@@ -4,12 +4,13 @@
 //! client went away do not linger; and `function_calls_shed_total` by `method`, the calls
 //! refused at once because `MAX_IN_FLIGHT` were in progress.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use axum::http::Method;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
-    core::Collector,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder, core::Collector,
 };
 
 use crate::error::Error;
@@ -24,13 +25,25 @@ pub struct Metrics {
     failures: IntCounterVec,
     in_flight: IntGauge,
     shed: IntCounterVec,
+    /// Each method's series, looked up in the vectors the first time the method is seen,
+    /// rather than by label on every call.
+    by_method: Arc<[OnceLock<MethodSeries>; LABELS.len()]>,
+}
+
+/// One method's series.
+#[derive(Debug)]
+struct MethodSeries {
+    duration: Histogram,
+    calls: IntCounter,
+    failures: IntCounter,
+    shed: IntCounter,
 }
 
 /// A running function call, measured when it finishes. It counts as in flight until dropped,
 /// so a call abandoned midway (its client disconnected) leaves the gauge too.
 pub struct CallTimer<'a> {
     metrics: &'a Metrics,
-    method: &'static str,
+    method: usize,
     started: Instant,
     finished: bool,
 }
@@ -94,7 +107,21 @@ impl Metrics {
             failures,
             in_flight,
             shed,
+            by_method: Arc::default(),
         }
+    }
+
+    /// The series of the method [`LABELS`]`[at]`.
+    fn series(&self, at: usize) -> &MethodSeries {
+        self.by_method[at].get_or_init(|| {
+            let label = [LABELS[at]];
+            MethodSeries {
+                duration: self.duration.with_label_values(&label),
+                calls: self.calls.with_label_values(&label),
+                failures: self.failures.with_label_values(&label),
+                shed: self.shed.with_label_values(&label),
+            }
+        })
     }
 
     /// Starts measuring one call.
@@ -111,7 +138,7 @@ impl Metrics {
     /// Counts one call refused because `MAX_IN_FLIGHT` calls were in progress. It is still
     /// measured as a call (a 503, so a failure) by its [`CallTimer`]; this says why it failed.
     pub fn shed(&self, method: &Method) {
-        self.shed.with_label_values(&[label(method)]).inc();
+        self.series(label(method)).shed.inc();
     }
 
     /// Function calls and failed calls since start, over every method: the last log line of a
@@ -143,27 +170,32 @@ impl Default for Metrics {
     }
 }
 
-/// The `method` label: the standard methods by name, and any other as `other`, so that a client
-/// inventing methods cannot grow the registry without bound, and the label needs no allocation.
-fn label(method: &Method) -> &'static str {
+/// The values of the `method` label: the standard methods by name, and any other as `other`,
+/// so that a client inventing methods cannot grow the registry without bound.
+const LABELS: [&str; 10] = [
+    "GET", "POST", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH", "CONNECT", "TRACE", "other",
+];
+
+/// Where `method`'s label is in [`LABELS`].
+fn label(method: &Method) -> usize {
     match *method {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::HEAD => "HEAD",
-        Method::OPTIONS => "OPTIONS",
-        Method::PUT => "PUT",
-        Method::DELETE => "DELETE",
-        Method::PATCH => "PATCH",
-        Method::CONNECT => "CONNECT",
-        Method::TRACE => "TRACE",
-        _ => "other",
+        Method::GET => 0,
+        Method::POST => 1,
+        Method::HEAD => 2,
+        Method::OPTIONS => 3,
+        Method::PUT => 4,
+        Method::DELETE => 5,
+        Method::PATCH => 6,
+        Method::CONNECT => 7,
+        Method::TRACE => 8,
+        _ => 9,
     }
 }
 
 impl CallTimer<'_> {
     /// The call's method, as its `method` label names it.
     pub fn method(&self) -> &'static str {
-        self.method
+        LABELS[self.method]
     }
 
     /// Records the call: a failure is a timeout (408) or a server-side error (5xx), as
@@ -171,15 +203,12 @@ impl CallTimer<'_> {
     /// milliseconds, for the access log.
     pub fn finish(mut self, status: u16) -> f64 {
         self.finished = true;
-        let method = [self.method];
         let elapsed = self.started.elapsed().as_secs_f64();
-        self.metrics.calls.with_label_values(&method).inc();
-        self.metrics
-            .duration
-            .with_label_values(&method)
-            .observe(elapsed);
+        let series = self.metrics.series(self.method);
+        series.calls.inc();
+        series.duration.observe(elapsed);
         if status == 408 || status >= 500 {
-            self.metrics.failures.with_label_values(&method).inc();
+            series.failures.inc();
         }
         (elapsed * 1_000_000.0).round() / 1000.0
     }
@@ -189,7 +218,10 @@ impl Drop for CallTimer<'_> {
     fn drop(&mut self) {
         self.metrics.in_flight.dec();
         if !self.finished {
-            tracing::info!(method = %self.method, "call abandoned: the client went away");
+            tracing::info!(
+                method = self.method(),
+                "call abandoned: the client went away"
+            );
         }
     }
 }

@@ -97,6 +97,7 @@ async fn buffered(response: Response) -> Result<axum::http::Response<Full<Bytes>
         Ok(collected) => collected.to_bytes(),
         Err(e) => {
             let error = Error::Internal(format!("cannot read the response: {e}"));
+            tracing::warn!(%error, "request failed");
             let (parts, body) = error.into_response().into_parts();
             let body = body
                 .collect()

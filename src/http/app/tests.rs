@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 use tower::ServiceExt;
 
 use super::*;
+use crate::http::identity::CallSettings;
 
 /// A client of an Elasticsearch at `host` (nothing listens at 127.0.0.1:1).
 fn state(host: &str, es_timeout: &str, function_timeout: Option<Duration>) -> Arc<AppState> {
@@ -18,8 +19,12 @@ fn state(host: &str, es_timeout: &str, function_timeout: Option<Duration>) -> Ar
         _ => None,
     };
     let stats = Stats::from_lookup(lookup).unwrap();
-    Arc::new(AppState {
+    let call = CallSettings {
         function_timeout,
+        ..CallSettings::default()
+    };
+    Arc::new(AppState {
+        call: Arc::new(call),
         ..AppState::new(stats)
     })
 }
