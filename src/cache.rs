@@ -58,14 +58,25 @@ impl AnswerCache {
     }
 
     /// The answer to `request`: kept, or being made by another request, or made now by `make`.
-    pub async fn get_or_make(
+    ///
+    /// A kept answer is looked up first, on its own: `make` (a search and a render, a future of
+    /// some kilobytes) is only called, and boxed, when there is none, so a hit never builds or
+    /// moves it.
+    pub async fn get_or_make<F>(
         &self,
         request: &StatsRequest,
-        make: impl Future<Output = Result<Answer, Error>>,
-    ) -> Result<Arc<Answer>, Error> {
+        make: impl FnOnce() -> F,
+    ) -> Result<Arc<Answer>, Error>
+    where
+        F: Future<Output = Result<Answer, Error>> + Send,
+    {
+        if let Some(kept) = self.cache.get(request).await {
+            return Ok(kept);
+        }
+        let made = Box::pin(make());
         let answer = self
             .cache
-            .try_get_with_by_ref(request, async { make.await.map(Arc::new) })
+            .try_get_with_by_ref(request, async { made.await.map(Arc::new) })
             .await
             .map_err(|shared: Arc<Error>| (*shared).clone())?;
         // Its waiters have it already; later requests must ask again.
@@ -123,7 +134,7 @@ mod tests {
         let mut waiters = tokio::task::JoinSet::new();
         for _ in 0..20 {
             let (cache, calls) = (cache.clone(), calls.clone());
-            waiters.spawn(async move { cache.get_or_make(&key(24), slow_answer(calls)).await });
+            waiters.spawn(async move { cache.get_or_make(&key(24), || slow_answer(calls)).await });
         }
         while let Some(answer) = waiters.join_next().await {
             assert_eq!(answer.unwrap().unwrap().body, "answer");
@@ -141,7 +152,7 @@ mod tests {
         other_interval.query.interval = 2.5;
         for request in [key(24), key(24), other_format, other_interval, key(12)] {
             cache
-                .get_or_make(&request, slow_answer(calls.clone()))
+                .get_or_make(&request, || slow_answer(calls.clone()))
                 .await
                 .unwrap();
         }
@@ -156,18 +167,18 @@ mod tests {
     async fn errors_and_partial_answers_are_not_kept() {
         let cache = AnswerCache::new(Duration::from_secs(60), MIB).unwrap();
         let failing = async { Err::<Answer, _>(Error::Internal("down".into())) };
-        assert!(cache.get_or_make(&key(24), failing).await.is_err());
+        assert!(cache.get_or_make(&key(24), || failing).await.is_err());
         let partial = Answer::new(
             Format::Csv,
             "x".into(),
             Duration::ZERO,
             Some("1 of 2".into()),
         );
-        let kept = cache.get_or_make(&key(24), async { Ok(partial) }).await;
+        let kept = cache.get_or_make(&key(24), || async { Ok(partial) }).await;
         assert_eq!(kept.unwrap().partial.as_deref(), Some("1 of 2"));
         let calls = Arc::new(AtomicUsize::new(0));
         let kept = cache
-            .get_or_make(&key(24), slow_answer(calls.clone()))
+            .get_or_make(&key(24), || slow_answer(calls.clone()))
             .await;
         assert_eq!(kept.unwrap().body, "answer");
         assert_eq!(
@@ -186,7 +197,7 @@ mod tests {
         for hours in 1..=400 {
             let text = "x".repeat(4 * 1024);
             cache
-                .get_or_make(&key(hours), async { Ok(answer(&text)) })
+                .get_or_make(&key(hours), || async { Ok(answer(&text)) })
                 .await
                 .unwrap();
         }
@@ -196,12 +207,12 @@ mod tests {
 
         let large = "x".repeat((budget / LARGEST_SHARE) as usize / 3 + 1);
         let served = cache
-            .get_or_make(&key(500), async { Ok(answer(&large)) })
+            .get_or_make(&key(500), || async { Ok(answer(&large)) })
             .await;
         assert_eq!(served.unwrap().body.len(), large.len());
         let calls = Arc::new(AtomicUsize::new(0));
         cache
-            .get_or_make(&key(500), slow_answer(calls.clone()))
+            .get_or_make(&key(500), || slow_answer(calls.clone()))
             .await
             .unwrap();
         assert_eq!(

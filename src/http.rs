@@ -13,3 +13,4 @@ mod metrics;
 pub mod params;
 pub mod serve;
 pub mod shed;
+mod track;

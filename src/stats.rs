@@ -66,10 +66,14 @@ impl Stats {
         call: &CallContext,
     ) -> Result<Arc<Answer>, Error> {
         let request = StatsRequest::parse(params, accept, &self.index_allow)?;
-        let fresh = self.fresh_answer(&request, call);
         match &self.cache {
-            Some(cache) => cache.get_or_make(&request, fresh).await,
-            None => fresh.await.map(Arc::new),
+            Some(cache) => {
+                let fresh = || self.fresh_answer(&request, call);
+                cache.get_or_make(&request, fresh).await
+            }
+            None => Box::pin(self.fresh_answer(&request, call))
+                .await
+                .map(Arc::new),
         }
     }
 

@@ -12,16 +12,16 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 use tower_http::catch_panic::CatchPanicLayer;
 
 use super::cloudevent;
 use super::etag::{self, Preconditions};
-use super::identity::{CALL_LINE_LEVEL, CALL_LOG, CallSettings, Failure, identify};
+use super::identity::{CallSettings, Failure, IdentifyLayer};
 use super::metrics::Metrics;
 use super::params::{params_from_json, params_from_query};
+use super::track::TrackLayer;
 use super::{compression, shed};
 use crate::answer::{Answer, Encoding};
 use crate::call::CallContext;
@@ -71,7 +71,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", route(get(metrics)))
         .route("/", function.clone())
         .route("/{*path}", function)
-        .layer(middleware::from_fn_with_state(state.call.clone(), identify))
+        .layer(IdentifyLayer::new(state.call.clone()))
         .with_state(state)
 }
 
@@ -85,12 +85,11 @@ fn function_call(
     state: &Arc<AppState>,
 ) -> MethodRouter<Arc<AppState>> {
     let methods = methods
-        .layer::<_, Infallible>(middleware::from_fn_with_state(state.clone(), time_limit))
         .layer::<_, Infallible>(CatchPanicLayer::custom(|_| {
             Error::Internal("the handler panicked".into()).into_response()
         }))
         .layer::<_, Infallible>(shed::layer(state.max_in_flight, state.metrics.clone()));
-    route(methods).layer::<_, Infallible>(middleware::from_fn_with_state(state.clone(), track))
+    route(methods).layer::<_, Infallible>(TrackLayer::new(state.metrics.clone()))
 }
 
 /// What every path adds to its methods: OPTIONS answers a CORS preflight, and a method the
@@ -99,20 +98,28 @@ fn route(methods: MethodRouter<Arc<AppState>>) -> MethodRouter<Arc<AppState>> {
     methods.options(cors_preflight).fallback(method_not_allowed)
 }
 
-/// What the function's answers vary on, for shared caches: the format follows `Accept` (when
-/// no `format` parameter names it), and the bytes follow `Accept-Encoding`. Without it a cache
-/// would hand a JSON answer to a client that asked for SVG.
-const VARY: &str = "accept, accept-encoding";
-
 /// Liveness and readiness. `no-store`: a shared cache must never answer a probe for us.
 async fn healthz() -> impl IntoResponse {
     ([(header::CACHE_CONTROL, "no-store")], "ok\n")
 }
 
-/// A function call: GET or POST on any path but /healthz and /metrics. A CloudEvent is
-/// answered with a CloudEvent. The answer comes as it is kept: its bytes in the caller's
-/// preferred encoding, with their tag, weighed against the request's preconditions.
-async fn function(State(state): State<Arc<AppState>>, call: Call) -> Result<Response, Error> {
+/// A function call: GET or POST on any path but /healthz and /metrics, answered 408 when it
+/// outlives the platform's time limit (Kubeless's `FUNC_TIMEOUT`, Knative's revision timeout).
+async fn function(State(state): State<Arc<AppState>>, request: Request) -> Result<Response, Error> {
+    let answer = answer(&state, request);
+    match state.call.function_timeout {
+        Some(limit) => tokio::time::timeout(limit, answer)
+            .await
+            .unwrap_or(Err(Error::FunctionTimeout(limit))),
+        None => answer.await,
+    }
+}
+
+/// The function's answer to `request`. A CloudEvent is answered with a CloudEvent. The answer
+/// comes as it is kept: its bytes in the caller's preferred encoding, with their tag, weighed
+/// against the request's preconditions.
+async fn answer(state: &AppState, request: Request) -> Result<Response, Error> {
+    let call = Call::from_request(request, &()).await?;
     let answer = state
         .stats
         .answer(&call.params, call.accept.as_deref(), &call.context)
@@ -189,7 +196,7 @@ struct Call {
     accept: Option<String>,
     /// Whether the request carried a CloudEvent, to be answered with one.
     is_event: bool,
-    /// Who asked and until when, as [`identify`] decided.
+    /// Who asked and until when, as the call's identity layer decided.
     context: CallContext,
 }
 
@@ -257,51 +264,6 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Result<Response, Error> 
         (header::CACHE_CONTROL, "no-store"),
     ];
     Ok((headers, text).into_response())
-}
-
-/// Answers 408 when the function outlives `function_timeout`.
-async fn time_limit(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
-    let Some(limit) = state.call.function_timeout else {
-        return next.run(request).await;
-    };
-    tokio::time::timeout(limit, next.run(request))
-        .await
-        .unwrap_or_else(|_| Error::FunctionTimeout(limit).into_response())
-}
-
-/// Counts and times every function call, logs it (inside the call's span, which names it), sets
-/// CORS on every answer so dashboards can fetch it, and names what the answer varies on.
-///
-/// The `call` line is at debug level: at info, formatting and writing it, with its spans'
-/// fields, cost about a third of a cached answer's CPU time (tests/bench/README.md), and the
-/// platforms in front (Knative's queue-proxy, Cloud Run, API Gateway, Lambda's own
-/// START/END/REPORT lines) already log every request. Failures are logged at warn either way.
-async fn track(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
-    let timer = state.metrics.start(request.method());
-    // Kept only when the line will be written: the request itself is gone by then.
-    let uri = tracing::enabled!(target: CALL_LOG, CALL_LINE_LEVEL).then(|| request.uri().clone());
-    let mut response = next.run(request).await;
-    let status = response.status().as_u16();
-    let method = timer.method();
-    let millis = timer.finish(status);
-    if let Some(uri) = uri {
-        tracing::event!(
-            target: CALL_LOG,
-            CALL_LINE_LEVEL,
-            method,
-            path = uri.path(),
-            status,
-            millis,
-            "call"
-        );
-    }
-    let headers = response.headers_mut();
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    headers.insert(header::VARY, HeaderValue::from_static(VARY));
-    response
 }
 
 impl IntoResponse for Error {

@@ -11,11 +11,17 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use axum::extract::{Request, State};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue};
-use axum::middleware::Next;
 use axum::response::Response;
+use pin_project_lite::pin_project;
+use tower::{Layer, Service};
 use tracing::Instrument;
+use tracing::instrument::Instrumented;
 
 use crate::call::{
     CallContext, new_id, sane_request_id, sane_traceparent, sane_tracestate, traceparent_from_xray,
@@ -60,7 +66,7 @@ impl Default for CallSettings {
     }
 }
 
-/// Why an answer failed, left on it by [`crate::Error`]'s response for [`identify`] to log
+/// Why an answer failed, left on it by [`crate::Error`]'s response for [`Identify`] to log
 /// with the call's request id.
 #[derive(Clone, Debug)]
 pub struct Failure(pub String);
@@ -71,39 +77,109 @@ pub const CALL_LOG: &str = "wx_stats::call";
 /// The level of each call's `call` line.
 pub const CALL_LINE_LEVEL: tracing::Level = tracing::Level::DEBUG;
 
-/// Decides the call's identity and echoes its id. The call runs inside a span that names it
-/// when its `call` line will be written; otherwise in the service's span, and a failure's
-/// line names the request id itself.
-pub async fn identify(
-    State(settings): State<Arc<CallSettings>>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let platform = request
-        .extensions_mut()
-        .remove::<PlatformCall>()
-        .unwrap_or_default();
-    let call = call_context(request.headers(), &platform, settings.function_timeout);
-    let id = HeaderValue::from_str(&call.request_id).ok();
-    let span = if tracing::enabled!(target: CALL_LOG, CALL_LINE_LEVEL) {
-        call_span(&settings.span, &call.request_id, &platform)
-    } else {
-        settings.span.clone()
-    };
-    if let Some(id) = &id {
-        request.headers_mut().insert(REQUEST_ID, id.clone());
+/// Decides each call's identity and echoes its id, for every route. The call runs inside a
+/// span that names it when its `call` line will be written; otherwise in the service's span,
+/// and a failure's line names the request id itself.
+///
+/// A tower layer of its own rather than axum's `from_fn`, which clones the service below and
+/// boxes a future for every call: this one wraps the future below in place.
+#[derive(Clone, Debug)]
+pub struct IdentifyLayer {
+    settings: Arc<CallSettings>,
+}
+
+impl IdentifyLayer {
+    /// A layer that decides identities with `settings`.
+    pub fn new(settings: Arc<CallSettings>) -> Self {
+        IdentifyLayer { settings }
     }
-    request.extensions_mut().insert(call);
-    let mut response = next.run(request).instrument(span.clone()).await;
-    if let Some(Failure(error)) = response.extensions_mut().remove() {
-        let request_id = id.as_ref().and_then(|id| id.to_str().ok());
-        let status = response.status().as_u16();
-        tracing::warn!(parent: &span, request_id, status, error, "request failed");
+}
+
+impl<S> Layer<S> for IdentifyLayer {
+    type Service = Identify<S>;
+
+    fn layer(&self, inner: S) -> Identify<S> {
+        Identify {
+            inner,
+            settings: self.settings.clone(),
+        }
     }
-    if let Some(id) = id {
-        response.headers_mut().insert(REQUEST_ID, id);
+}
+
+/// The service [`IdentifyLayer`] makes.
+#[derive(Clone, Debug)]
+pub struct Identify<S> {
+    inner: S,
+    settings: Arc<CallSettings>,
+}
+
+impl<S> Service<Request> for Identify<S>
+where
+    S: Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Identified<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
     }
-    response
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        let platform = request
+            .extensions_mut()
+            .remove::<PlatformCall>()
+            .unwrap_or_default();
+        let settings = &self.settings;
+        let call = call_context(request.headers(), &platform, settings.function_timeout);
+        let id = HeaderValue::from_str(&call.request_id).ok();
+        let span = if tracing::enabled!(target: CALL_LOG, CALL_LINE_LEVEL) {
+            call_span(&settings.span, &call.request_id, &platform)
+        } else {
+            settings.span.clone()
+        };
+        if let Some(id) = &id {
+            request.headers_mut().insert(REQUEST_ID, id.clone());
+        }
+        request.extensions_mut().insert(call);
+        Identified {
+            inner: self.inner.call(request).instrument(span.clone()),
+            span,
+            id,
+        }
+    }
+}
+
+pin_project! {
+    /// A call with its identity: the answer below, then the id echoed.
+    pub struct Identified<F> {
+        #[pin]
+        inner: Instrumented<F>,
+        span: tracing::Span,
+        id: Option<HeaderValue>,
+    }
+}
+
+impl<F, E> Future for Identified<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut response = ready!(this.inner.poll(cx))?;
+        if let Some(Failure(error)) = response.extensions_mut().remove() {
+            let request_id = this.id.as_ref().and_then(|id| id.to_str().ok());
+            let status = response.status().as_u16();
+            let span: &tracing::Span = this.span;
+            tracing::warn!(parent: span, request_id, status, error, "request failed");
+        }
+        if let Some(id) = this.id.take() {
+            response.headers_mut().insert(REQUEST_ID, id);
+        }
+        Poll::Ready(Ok(response))
+    }
 }
 
 /// The span of one call, whose fields every line written in it carries.

@@ -16,9 +16,13 @@ use prometheus::{
 use crate::error::Error;
 
 /// The registry and its metrics. Each state has its own registry, so tests that build several
-/// routers never share counts.
+/// routers never share counts. Cheap to clone: every clone counts into the same series.
 #[derive(Clone, Debug)]
-pub struct Metrics {
+pub struct Metrics(Arc<Registered>);
+
+/// What [`Metrics`] shares between its clones.
+#[derive(Debug)]
+pub struct Registered {
     registry: Registry,
     duration: HistogramVec,
     calls: IntCounterVec,
@@ -27,7 +31,7 @@ pub struct Metrics {
     shed: IntCounterVec,
     /// Each method's series, looked up in the vectors the first time the method is seen,
     /// rather than by label on every call.
-    by_method: Arc<[OnceLock<MethodSeries>; LABELS.len()]>,
+    by_method: [OnceLock<MethodSeries>; LABELS.len()],
 }
 
 /// One method's series.
@@ -41,8 +45,8 @@ struct MethodSeries {
 
 /// A running function call, measured when it finishes. It counts as in flight until dropped,
 /// so a call abandoned midway (its client disconnected) leaves the gauge too.
-pub struct CallTimer<'a> {
-    metrics: &'a Metrics,
+pub struct CallTimer {
+    metrics: Metrics,
     method: usize,
     started: Instant,
     finished: bool,
@@ -100,15 +104,15 @@ impl Metrics {
             failures.with_label_values(&[method]);
             shed.with_label_values(&[method]);
         }
-        Metrics {
+        Metrics(Arc::new(Registered {
             registry,
             duration,
             calls,
             failures,
             in_flight,
             shed,
-            by_method: Arc::default(),
-        }
+            by_method: Default::default(),
+        }))
     }
 
     /// The series of the method [`LABELS`]`[at]`.
@@ -125,10 +129,10 @@ impl Metrics {
     }
 
     /// Starts measuring one call.
-    pub fn start(&self, method: &Method) -> CallTimer<'_> {
+    pub fn start(&self, method: &Method) -> CallTimer {
         self.in_flight.inc();
         CallTimer {
-            metrics: self,
+            metrics: self.clone(),
             method: label(method),
             started: Instant::now(),
             finished: false,
@@ -164,6 +168,14 @@ impl Metrics {
     }
 }
 
+impl std::ops::Deref for Metrics {
+    type Target = Registered;
+
+    fn deref(&self) -> &Registered {
+        &self.0
+    }
+}
+
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
@@ -192,7 +204,7 @@ fn label(method: &Method) -> usize {
     }
 }
 
-impl CallTimer<'_> {
+impl CallTimer {
     /// The call's method, as its `method` label names it.
     pub fn method(&self) -> &'static str {
         LABELS[self.method]
@@ -214,7 +226,7 @@ impl CallTimer<'_> {
     }
 }
 
-impl Drop for CallTimer<'_> {
+impl Drop for CallTimer {
     fn drop(&mut self) {
         self.metrics.in_flight.dec();
         if !self.finished {
