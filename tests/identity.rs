@@ -13,7 +13,7 @@ use support::bed::Bed;
 use support::doors::KNATIVE;
 use support::inprocess::serve_router;
 use support::rie::Rie;
-use support::server::{delaying_proxy, recording_proxy};
+use support::server::{Server, delaying_proxy, recording_proxy};
 use support::{CALL_LINES, error_type, es_host, es_url};
 
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -275,4 +275,34 @@ async fn on_lambda_the_tenant_is_on_the_calls_log_line() {
     assert_eq!(with["tenant_id"], "tenant-blue", "{with}");
     let without = call_span("no-tenant-call");
     assert_eq!(without.get("tenant_id"), None, "{without}");
+}
+
+/// At the doors' default level, `info`, no call's span is built, as no `call` line is written
+/// in it; a failed call's own line still names its request id, and on Knative its service.
+#[tokio::test]
+async fn at_info_a_failed_calls_line_names_its_request_id_without_a_call_span() {
+    let env = [("HOST", "127.0.0.1:1"), ("K_SERVICE", "wx")];
+    let door = Server::start(KNATIVE, "PORT", &env).await;
+    let response = reqwest::Client::new()
+        .get(format!("{}/", door.base))
+        .header("x-request-id", "failing-call")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    let log = door.log();
+    let failed: Vec<Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|line| line["fields"]["message"] == "request failed")
+        .collect();
+    assert_eq!(failed.len(), 1, "one failure line:\n{log}");
+    let line = &failed[0];
+    assert_eq!(line["fields"]["request_id"], "failing-call", "{line}");
+    assert_eq!(line["fields"]["status"], 503, "{line}");
+    assert_eq!(line["span"]["K_SERVICE"], "wx", "{line}");
+    assert!(
+        !log.contains("\"name\":\"call\""),
+        "no call span at info:\n{log}"
+    );
 }
