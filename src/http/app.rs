@@ -75,11 +75,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// Wraps `methods` as a function call, innermost first: the time limit; panics caught as 500s
-/// (outside the time limit, so a panic and a 408 both count as failures); calls over
-/// `MAX_IN_FLIGHT` shed. Then [`route`] adds
-/// OPTIONS and the 405s, outside all of those, so they are never shed; and metrics, the log
-/// line, CORS and `Vary` wrap every answer.
+/// Wraps `methods` (whose handler keeps its own time limit) as a function call, innermost
+/// first: panics caught as 500s (outside the time limit, so a panic and a 408 both count as
+/// failures); calls over `MAX_IN_FLIGHT` shed. Then [`route`] adds OPTIONS and the 405s,
+/// outside all of those, so they are never shed; and the tracking layer (metrics, the log
+/// line, CORS and `Vary`) wraps every answer.
 fn function_call(
     methods: MethodRouter<Arc<AppState>>,
     state: &Arc<AppState>,
