@@ -143,8 +143,7 @@ where
         }
         request.extensions_mut().insert(call);
         Identified {
-            inner: self.inner.call(request).instrument(span.clone()),
-            span,
+            inner: self.inner.call(request).instrument(span),
             id,
         }
     }
@@ -155,7 +154,6 @@ pin_project! {
     pub struct Identified<F> {
         #[pin]
         inner: Instrumented<F>,
-        span: tracing::Span,
         id: Option<HeaderValue>,
     }
 }
@@ -167,12 +165,13 @@ where
     type Output = Result<Response, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let mut response = ready!(this.inner.poll(cx))?;
+        let mut this = self.project();
+        let mut response = ready!(this.inner.as_mut().poll(cx))?;
         if let Some(Failure(error)) = response.extensions_mut().remove() {
             let request_id = this.id.as_ref().and_then(|id| id.to_str().ok());
             let status = response.status().as_u16();
-            let span: &tracing::Span = this.span;
+            // The span the call ran in, which the answer below has left by now.
+            let span = this.inner.as_ref().get_ref().span();
             tracing::warn!(parent: span, request_id, status, error, "request failed");
         }
         if let Some(id) = this.id.take() {
