@@ -25,8 +25,9 @@ pub struct Answer {
     pub body: Bytes,
     /// The body's entity tag (see [`Answer::new`]).
     pub tag: HeaderValue,
-    /// How long caches downstream may keep it: as long as we do (a partial answer, not at all).
-    pub max_age: Duration,
+    /// Its `Cache-Control`, made once: caches downstream may keep it as long as we do
+    /// (`max-age`), and a partial answer not at all (`no-store`).
+    pub cache_control: HeaderValue,
     /// Why the answer is incomplete, when some shards failed: it is served, but not kept.
     pub partial: Option<String>,
     /// The zstd and gzip variants, each made the first time a caller asks for it.
@@ -55,17 +56,23 @@ impl Answer {
     /// The answer `body` in `format`. Its tag is strong, of the bytes sent, except for the
     /// default format: Elasticsearch's own response, whose `took` changes with every search
     /// while the data does not, gets a weak tag of the response without `took`, so a cache's
-    /// revalidation gets its 304 while the histogram stays the same.
+    /// revalidation gets its 304 while the histogram stays the same. Downstream caches may keep
+    /// it for `max_age` unless it is `partial`.
     pub fn new(format: Format, body: String, max_age: Duration, partial: Option<String>) -> Self {
         let tag = match format {
             Format::Es => without_took_tag(&body),
             _ => entity_tag(body.as_bytes()),
         };
+        let cache_control = match partial {
+            None => HeaderValue::try_from(format!("max-age={}", max_age.as_secs()))
+                .unwrap_or_else(|_| HeaderValue::from_static("no-store")),
+            Some(_) => HeaderValue::from_static("no-store"),
+        };
         Answer {
             format,
             body: Bytes::from(body),
             tag,
-            max_age,
+            cache_control,
             partial,
             compressed: Default::default(),
         }

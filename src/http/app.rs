@@ -23,7 +23,7 @@ use super::metrics::Metrics;
 use super::params::{params_from_json, params_from_query};
 use super::track::TrackLayer;
 use super::{compression, shed};
-use crate::answer::{Answer, Encoding};
+use crate::answer::Encoding;
 use crate::call::CallContext;
 use crate::error::Error;
 use crate::stats::Stats;
@@ -144,8 +144,7 @@ async fn answer(state: &AppState, request: Request) -> Result<Response, Error> {
         );
     }
     headers.insert(header::ETAG, sent.tag.clone());
-    // Caches downstream may keep the answer as long as we do; a partial answer, not at all.
-    headers.insert(header::CACHE_CONTROL, cache_control(&answer));
+    headers.insert(header::CACHE_CONTROL, answer.cache_control.clone());
     if let Some(partial) = &answer.partial {
         headers.insert(header::WARNING, warning(partial));
     }
@@ -154,15 +153,6 @@ async fn answer(state: &AppState, request: Request) -> Result<Response, Error> {
     } else {
         response
     })
-}
-
-/// `max-age` of the answer's TTL, or `no-store` for a partial answer.
-fn cache_control(answer: &Answer) -> HeaderValue {
-    match answer.partial {
-        None => HeaderValue::try_from(format!("max-age={}", answer.max_age.as_secs()))
-            .unwrap_or_else(|_| HeaderValue::from_static("no-store")),
-        Some(_) => HeaderValue::from_static("no-store"),
-    }
 }
 
 /// `Warning: 199 wx-stats "1 of 2 shards failed (…)"`: code 199 is a miscellaneous warning.
