@@ -5,7 +5,7 @@
 mod encoding;
 mod tag;
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -115,6 +115,25 @@ impl Answer {
             },
             None => plain,
         }
+    }
+
+    /// Makes the variant for `encoding` before [`Answer::representation`] is asked for it: off
+    /// the async threads (`offload`) when the body is large enough that compressing it would
+    /// hold up the threads that answer probes and kept answers.
+    pub async fn compress_ahead(self: &Arc<Self>, encoding: Option<Encoding>) {
+        let Some(encoding) = encoding else {
+            return;
+        };
+        let made = self.compressed[encoding as usize].get().is_some();
+        if made || self.body.len() < crate::offload::LARGE_BYTES {
+            return;
+        }
+        let answer = self.clone();
+        let compressed = crate::offload::run(move || {
+            answer.representation(Some(encoding));
+        });
+        // A panic while compressing leaves the variant unmade; `representation` tries again.
+        let _ = compressed.await;
     }
 
     /// The most memory the answer can come to: its body, and a variant per encoding, each kept

@@ -37,6 +37,17 @@ impl CallContext {
             None => limit,
         }
     }
+
+    /// This call, given at most `limit` from now for all its searches together: the first
+    /// gets all of it, each later one what is left. (A call that must learn a field's range
+    /// before its histogram searches twice, and `ES_TIMEOUT` bounds them both.)
+    pub fn within(&self, limit: Duration) -> CallContext {
+        let ours = Instant::now() + limit + DEADLINE_MARGIN;
+        CallContext {
+            deadline: Some(self.deadline.map_or(ours, |deadline| deadline.min(ours))),
+            ..self.clone()
+        }
+    }
 }
 
 /// A new id, shaped as a version-4 UUID, for a call that brought none (and for reply events).

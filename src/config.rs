@@ -16,6 +16,15 @@ pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(15);
 /// The most bytes of answers the cache keeps: with the rest of a door, it fits well inside the
 /// smallest memory limit in the deploy files (64 MiB); see the README's memory ceiling.
 pub const DEFAULT_CACHE_MAX_BYTES: u64 = 16 * 1024 * 1024;
+/// The most buckets an answer holds: a bucket every 0.1 degree across 200 degrees, more bars
+/// than an 800-pixel chart can draw. No reader, person or program, needs finer; and it bounds
+/// what any one answer costs to search, render, keep and send (see the README's security section).
+pub const DEFAULT_MAX_BUCKETS_SERVED: u64 = 2_000;
+/// The most `MAX_BUCKETS_SERVED` may be: the most buckets Elasticsearch 9 always serves with its
+/// default `search.max_buckets` (65,536). Its last reduce counts the empty buckets it fills in
+/// a second time, in steps of 10,000, so 35,537 mostly empty buckets count as 65,537 and are
+/// refused (measured on Elasticsearch 9.5).
+pub const MAX_BUCKETS_SERVED_LIMIT: u64 = 35_536;
 /// Where Elasticsearch is when nothing says otherwise.
 pub const DEFAULT_URL: &str = "http://localhost:9200";
 /// The weather station's monthly indices. `_all` reproduces the original, which searched every index.
@@ -37,6 +46,8 @@ Environment:
   ES_INDEX      index or pattern searched [default: wx-rtbeat-*]; _all searches every index,
                 exactly as the original function did
   ES_INDEX_ALLOW  patterns an `index` request parameter must match [default: wx-rtbeat-*]
+  MAX_BUCKETS_SERVED  the most buckets an answer holds, 1 to 35536; a request for more is
+                a 400 naming `interval` [default: 2000]
   CACHE_TTL     how long answers are kept, e.g. 15s; 0 turns caching off [default: 15s]
   CACHE_MAX_BYTES  the most memory kept answers may take, in bytes or with KiB or MiB
                 (e.g. 16MiB); an answer over 1/16 of it is served but not kept [default: 16MiB]
@@ -61,6 +72,8 @@ pub struct Config {
     pub cache_ttl: Duration,
     /// The most bytes of answers the cache keeps (`CACHE_MAX_BYTES`).
     pub cache_max_bytes: u64,
+    /// The most buckets an answer holds (`MAX_BUCKETS_SERVED`).
+    pub max_buckets: u64,
 }
 
 /// Where Elasticsearch is: its nodes' URLs, or an Elastic Cloud deployment.
@@ -128,6 +141,10 @@ impl Config {
             cache_max_bytes: match get("CACHE_MAX_BYTES") {
                 Some(text) => parse_bytes("CACHE_MAX_BYTES", &text)?,
                 None => DEFAULT_CACHE_MAX_BYTES,
+            },
+            max_buckets: match get("MAX_BUCKETS_SERVED") {
+                Some(text) => parse_max_buckets(&text)?,
+                None => DEFAULT_MAX_BUCKETS_SERVED,
             },
             index_allow: match get("ES_INDEX_ALLOW") {
                 Some(patterns) => validate_index("ES_INDEX_ALLOW", patterns)?,
@@ -291,6 +308,20 @@ pub fn parse_duration(variable: &'static str, text: &str) -> Result<Duration, Er
 }
 
 /// Parses a size: plain bytes, or a number of `KiB` or `MiB`; at least 1 KiB and at most 4 GiB.
+fn parse_max_buckets(text: &str) -> Result<u64, Error> {
+    text.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|n| (1..=MAX_BUCKETS_SERVED_LIMIT).contains(n))
+        .ok_or_else(|| Error::Config {
+            variable: "MAX_BUCKETS_SERVED",
+            reason: format!(
+                "{text:?} is not a number of buckets from 1 to {MAX_BUCKETS_SERVED_LIMIT} (the most \
+                 Elasticsearch serves with its default search.max_buckets)"
+            ),
+        })
+}
+
 fn parse_bytes(variable: &'static str, text: &str) -> Result<u64, Error> {
     let text = text.trim();
     let (number, unit) = if let Some(n) = text.strip_suffix("MiB") {

@@ -37,6 +37,9 @@ pub enum Error {
     /// an `If-None-Match` that does on a request other than GET or HEAD. Says which.
     #[error("{0}")]
     PreconditionFailed(&'static str),
+    /// The request's body did not arrive whole within the limit (`BODY_READ_TIMEOUT`).
+    #[error("the request body did not arrive within {}", humanize(*.0))]
+    BodyTimeout(Duration),
     /// The method is not one the path answers.
     #[error("method {0} is not allowed on this path; the Allow header lists those that are")]
     MethodNotAllowed(String),
@@ -114,7 +117,7 @@ impl Error {
             Error::IndexNotFound { .. } => 404,
             Error::TooLarge(_) => 413,
             Error::PreconditionFailed(_) => 412,
-            Error::FunctionTimeout(_) => 408,
+            Error::FunctionTimeout(_) | Error::BodyTimeout(_) => 408,
             Error::Unavailable { .. } | Error::Overloaded(_) => 503,
             Error::Timeout { .. } => 504,
             // The query we sent was refused or failed upstream: we are a gateway, so 502.
@@ -138,6 +141,7 @@ impl Error {
             Error::TooLarge(_) => "request_too_large",
             Error::PreconditionFailed(_) => "precondition_failed",
             Error::FunctionTimeout(_) => "function_timeout",
+            Error::BodyTimeout(_) => "body_timeout",
             Error::Overloaded(_) => "overloaded",
             Error::Unavailable { .. } => "elasticsearch_unavailable",
             Error::Timeout { .. } => "elasticsearch_timeout",
@@ -217,6 +221,7 @@ mod tests {
             },
             Error::AllShardsFailed("2 of 2 shards failed".into()),
             Error::Overloaded(4),
+            Error::BodyTimeout(Duration::from_secs(10)),
         ]
     }
 
@@ -237,7 +242,7 @@ mod tests {
         assert_eq!(
             statuses,
             [
-                500, 400, 400, 405, 413, 412, 408, 503, 504, 502, 502, 502, 500, 404, 502, 503
+                500, 400, 400, 405, 413, 412, 408, 503, 504, 502, 502, 502, 500, 404, 502, 503, 408
             ]
         );
     }

@@ -101,6 +101,11 @@ impl EsClient {
         })
     }
 
+    /// The limit on each call's searches (`ES_TIMEOUT`).
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// The address, safe to show: it never carries credentials.
     pub fn host(&self) -> &str {
         &self.host

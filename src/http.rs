@@ -7,6 +7,7 @@
 //! The Lambda door hands the same Router to the Lambda runtime instead of a socket.
 
 pub mod app;
+pub mod body;
 mod cloudevent;
 pub mod compression;
 pub mod etag;

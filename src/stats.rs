@@ -13,7 +13,9 @@ use crate::call::CallContext;
 use crate::config::Config;
 use crate::error::Error;
 use crate::es::EsClient;
+use crate::offload;
 use crate::query::{StatsQuery, StatsRequest};
+use crate::ranges::{FieldRanges, Range, bucket_count};
 use crate::render::render;
 use crate::response::SearchResponse;
 
@@ -27,6 +29,10 @@ pub struct Stats {
     index_allow: String,
     /// Coalescing and the TTL cache; `None` when `CACHE_TTL` is 0.
     cache: Option<AnswerCache>,
+    /// Each field's range, which bounds an answer's buckets before its search.
+    ranges: FieldRanges,
+    /// The most buckets an answer holds (`MAX_BUCKETS_SERVED`).
+    max_buckets: u64,
 }
 
 impl Stats {
@@ -37,6 +43,8 @@ impl Stats {
             index: config.index.clone(),
             index_allow: config.index_allow.clone(),
             cache: AnswerCache::new(config.cache_ttl, config.cache_max_bytes),
+            ranges: FieldRanges::new(),
+            max_buckets: config.max_buckets,
         })
     }
 
@@ -77,40 +85,80 @@ impl Stats {
         }
     }
 
-    /// Searches and renders the answer to `request`.
+    /// Searches and renders the answer to `request`, once its buckets are known to be few
+    /// enough to serve.
     async fn fresh_answer(
         &self,
         request: &StatsRequest,
         call: &CallContext,
     ) -> Result<Answer, Error> {
         let query = &request.query;
-        let bounds = if query.fill {
-            let range = self
-                .search(query, &query.bounds_body(false), call)
-                .await?
-                .range;
-            // Known before the histogram's search: refuse what Elasticsearch would refuse.
-            let buckets = range.map(|range| bucket_count(range, query.interval));
-            if let Some(buckets) = buckets.filter(|n| *n > MAX_BUCKETS) {
-                return Err(too_many_buckets(buckets, query));
-            }
-            range
-        } else {
-            None
-        };
+        let call = &call.within(self.es.timeout());
+        let range = self.servable_range(query, call).await?;
+        let bounds = if query.fill { range } else { None };
         let response = match self.search(query, &request.search_body(bounds), call).await {
             Err(error) if error.error_type() == "too_many_buckets_exception" => {
                 return Err(self.count_the_buckets(query, call).await);
             }
             searched => searched?,
         };
+        // A value beyond the kept range may have arrived since it was searched.
+        let served = response.buckets.len() as f64;
+        if served > self.max_buckets as f64 {
+            return Err(self.too_many_buckets(served, query, Span::Window));
+        }
         let shards = &response.shards;
         if shards.failed > 0 && !shards.partial() {
             return Err(Error::AllShardsFailed(shards.describe()));
         }
         let partial = shards.partial().then(|| shards.describe());
-        let body = render(request, response, SystemTime::now())?;
-        Ok(Answer::new(request.format, body, self.cache_ttl(), partial))
+        let (format, max_age, now) = (request.format, self.cache_ttl(), SystemTime::now());
+        let make = move |request: &StatsRequest, response| {
+            let body = render(request, response, now)?;
+            Ok(Answer::new(format, body, max_age, partial))
+        };
+        if response.buckets.len() <= RENDERED_INLINE_BUCKETS {
+            return make(request, response);
+        }
+        let request = request.clone();
+        offload::run(move || make(&request, response)).await?
+    }
+
+    /// The field's range ever observed, once it is known that the answer's buckets will not
+    /// exceed `MAX_BUCKETS_SERVED`; otherwise the 400 that says so. `fill` spans that whole
+    /// range. Without `fill` the histogram spans only the window's values, which lie within
+    /// it: only when the whole range is too wide is the window's own range searched.
+    async fn servable_range(&self, query: &StatsQuery, call: &CallContext) -> Result<Range, Error> {
+        let index = self.index_of(query);
+        let ever = async {
+            let response = self.search(query, &query.bounds_body(false), call).await?;
+            Ok(response.range)
+        };
+        let range = self.ranges.get_or_search(index, &query.field, ever).await?;
+        let Some(whole) = range else {
+            return Ok(None);
+        };
+        let max = self.max_buckets as f64;
+        let count = bucket_count(whole, query.interval);
+        if count <= max {
+            return Ok(range);
+        }
+        if query.fill {
+            return Err(self.too_many_buckets(count, query, Span::Ever));
+        }
+        let window = self
+            .search(query, &query.bounds_body(true), call)
+            .await?
+            .range;
+        match window.map(|window| bucket_count(window, query.interval)) {
+            Some(count) if count > max => Err(self.too_many_buckets(count, query, Span::Window)),
+            _ => Ok(range),
+        }
+    }
+
+    /// The index a query searches.
+    fn index_of<'a>(&'a self, query: &'a StatsQuery) -> &'a str {
+        query.index.as_deref().unwrap_or(&self.index)
     }
 
     /// Elasticsearch's answer to `body` on the query's index.
@@ -120,52 +168,89 @@ impl Stats {
         body: &Value,
         call: &CallContext,
     ) -> Result<SearchResponse, Error> {
-        let index = query.index.as_deref().unwrap_or(&self.index);
+        let index = self.index_of(query);
         // The body's bytes, made once: a search tried on a second node sends the same ones.
         let body = Bytes::from(
             serde_json::to_vec(body)
                 .map_err(|e| Error::Internal(format!("cannot write the search body: {e}")))?,
         );
         let searched = match self.es.search(index, body, call).await {
+            // A large response is read off the async threads, as large answers are rendered.
+            Ok(text) if text.len() >= offload::LARGE_BYTES => {
+                offload::run(move || SearchResponse::parse(text)).await?
+            }
             Ok(text) => SearchResponse::parse(text),
             Err(error) => Err(error),
         };
         searched.map_err(|error| blame_the_field(error, query))
     }
 
-    /// The 400 for a histogram Elasticsearch refused as too many buckets, with how many it
-    /// would have made over the field's range in the window.
+    /// The 400 for a histogram Elasticsearch refused as too many buckets (possible only when
+    /// a server allows fewer than its default), with how many it would have made over the
+    /// field's range in the window.
     async fn count_the_buckets(&self, query: &StatsQuery, call: &CallContext) -> Error {
         match self.search(query, &query.bounds_body(true), call).await {
-            Ok(response) => match response.range {
-                Some(range) => too_many_buckets(bucket_count(range, query.interval), query),
-                None => too_many_buckets(MAX_BUCKETS + 1, query),
-            },
+            Ok(response) => {
+                let count = response
+                    .range
+                    .map_or(f64::INFINITY, |range| bucket_count(range, query.interval));
+                Error::bad_request(
+                    "interval",
+                    format!(
+                        "{:?} makes {} buckets over the field's range in the last {} h, more than \
+                         Elasticsearch allows (search.max_buckets): use a wider interval",
+                        query.interval,
+                        how_many(count),
+                        query.hours
+                    ),
+                )
+            }
             Err(error) => error,
         }
     }
+
+    /// The 400 for an answer of more buckets than are served.
+    fn too_many_buckets(&self, count: f64, query: &StatsQuery, span: Span) -> Error {
+        let over = match span {
+            Span::Ever => "from the field's lowest to its highest value ever (fill)".to_string(),
+            Span::Window => format!("over the field's range in the last {} h", query.hours),
+        };
+        Error::bad_request(
+            "interval",
+            format!(
+                "{:?} makes {} buckets {over}; an answer holds at most {} buckets: use a wider \
+                 interval",
+                query.interval,
+                how_many(count),
+                self.max_buckets
+            ),
+        )
+    }
 }
 
-/// The fewest buckets any server refuses by default: `search.max_buckets` is 65,536 on
-/// Elasticsearch 7.9 and later, 65,535 on OpenSearch.
-pub const MAX_BUCKETS: u64 = 65_535;
+/// Answers of more buckets than this are rendered off the async threads ([`offload`]), so
+/// that a few large renders (an SVG of 2,000 bars takes milliseconds) never hold up the threads
+/// that answer probes and kept answers. Smaller ones are rendered where they are, at no cost.
+const RENDERED_INLINE_BUCKETS: usize = 256;
 
-/// How many buckets `interval` makes across `range`, empty ones included.
-fn bucket_count((min, max): (f64, f64), interval: f64) -> u64 {
-    let first = (min / interval).floor();
-    let last = (max / interval).floor();
-    (last - first) as u64 + 1
+/// Which values a histogram's buckets span.
+enum Span {
+    /// Every value the field ever had: `fill`'s buckets.
+    Ever,
+    /// The values in the request's window.
+    Window,
 }
 
-fn too_many_buckets(buckets: u64, query: &StatsQuery) -> Error {
-    Error::bad_request(
-        "interval",
-        format!(
-            "{} makes {buckets} buckets over the field's range in the last {} h; \
-             Elasticsearch allows at most {MAX_BUCKETS} (search.max_buckets): use a wider interval",
-            query.interval, query.hours
-        ),
-    )
+/// A bucket count as a person reads it: whole, or in powers of ten past what a whole number
+/// shows exactly.
+fn how_many(count: f64) -> String {
+    if count.is_infinite() {
+        "more than 1e308".to_string()
+    } else if count < 1e15 {
+        format!("{count:.0}")
+    } else {
+        format!("{count:.1e}")
+    }
 }
 
 /// Elasticsearch refusing to aggregate a field the caller chose is the caller's mistake (400);

@@ -41,11 +41,12 @@ async fn a_flood_of_distinct_requests_stays_within_the_stated_ceiling() {
     let pid = door.pid();
     let client = reqwest::Client::new();
 
-    // Bucket widths from 0.01 to about 1.01 degrees: 8,000 to 80 buckets over the year, so
-    // answers of a few to some hundreds of kilobytes, every one a new search and a new cache entry.
+    // Bucket widths from 0.041 to about 1.04 degrees: the most buckets an answer may hold
+    // (MAX_BUCKETS_SERVED, 2,000, over the year's 80 degrees) down to 77, so answers of a few
+    // to some tens of kilobytes, every one a new search and a new cache entry.
     let urls: Vec<String> = (0..DISTINCT)
         .map(|k| {
-            let interval = 0.01 + k as f64 * 0.0005;
+            let interval = 0.041 + k as f64 * 0.0005;
             format!("{}/?hours=8784&interval={interval}", door.base)
         })
         .collect();

@@ -184,10 +184,17 @@ async fn coalesced_calls_share_a_search_and_each_log_line_names_its_own_id() {
         ("caller-one", "caller-two")
     );
     let sent = seen(&recorded);
+    // The histogram's search, and before it the field's range, which the door keeps a minute.
     assert_eq!(
-        sent.matches("x-opaque-id: ").count(),
+        sent.matches("\"histogram\"").count(),
         1,
         "one search for both: {sent}"
+    );
+    assert_eq!(
+        sent.matches("x-opaque-id: caller-one").count()
+            + sent.matches("x-opaque-id: caller-two").count(),
+        sent.matches("x-opaque-id: ").count(),
+        "each search names one of the callers: {sent}"
     );
     let log = door.log();
     for id in ["caller-one", "caller-two"] {

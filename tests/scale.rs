@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use support::bed::Bed;
 use support::inprocess::serve_router;
-use support::server::failing_once_proxy;
+use support::server::{failing_once_proxy, recording_proxy};
 use support::{TestIndex, error_type, es_host, es_json, fetch};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -108,6 +108,67 @@ async fn too_many_buckets_is_a_400_naming_interval_with_the_count() {
     }
 }
 
+/// Intervals at the edges of a float, with and without `fill`, are 400s naming `interval`,
+/// never a 500; an answer of more buckets than `MAX_BUCKETS_SERVED` is a 400 naming the count
+/// and the bound. Each is refused before its histogram is searched: a recording proxy in front
+/// of Elasticsearch sees no histogram at all, only the field's range.
+#[tokio::test]
+async fn too_many_buckets_are_refused_before_the_histogram_is_searched() {
+    let bed = Bed::new(
+        "bucket-bounds",
+        &[
+            (Duration::from_secs(600), 60.0),
+            (Duration::from_secs(1200), 90.0),
+        ],
+    )
+    .await;
+    let (proxy, recorded) = recording_proxy(es_host()).await;
+    let env = [bed.env_via(&proxy), vec![("MAX_BUCKETS_SERVED", "10")]].concat();
+    let door = serve_router(&env).await;
+    // 60 to 90: 31 buckets of 1, 11 of 3, 8 of 4.
+    let refused = [
+        ("interval=1e-300", None),
+        ("interval=1e-300&fill=true", None),
+        ("interval=5e-324", None),
+        ("interval=5e-324&fill=true", None),
+        ("interval=1e308", None),
+        ("interval=1e308&fill=true", None),
+        (
+            "interval=1",
+            Some("1.0 makes 31 buckets over the field's range in the last 24 h"),
+        ),
+        (
+            "interval=1&fill=true",
+            Some("1.0 makes 31 buckets from the field's lowest"),
+        ),
+        ("interval=3", Some("3.0 makes 11 buckets")),
+    ];
+    for (query, says) in refused {
+        let (status, _, body) = fetch("GET", &format!("{}/?{query}", door.base)).await;
+        assert_eq!(status, 400, "{query}: {body}");
+        assert_eq!(error_type(&body, 400), "invalid_parameter", "{query}");
+        let json: Value = serde_json::from_str(&body).unwrap();
+        let reason = json["error"]["reason"].as_str().unwrap();
+        assert!(reason.starts_with("parameter `interval`: "), "{reason}");
+        if let Some(says) = says {
+            assert!(reason.contains(says), "{query}: {reason}");
+            assert!(reason.contains("at most 10 buckets"), "{query}: {reason}");
+        }
+    }
+    let sent = String::from_utf8_lossy(&recorded.lock().unwrap()).into_owned();
+    assert!(
+        !sent.contains("histogram"),
+        "a histogram was searched:\n{sent}"
+    );
+    assert!(
+        sent.contains(r#""min":{"min""#),
+        "the range was searched:\n{sent}"
+    );
+    let (status, _, body) =
+        fetch("GET", &format!("{}/?interval=4&format=buckets", door.base)).await;
+    assert_eq!(status, 200, "8 buckets are served: {body}");
+}
+
 #[tokio::test]
 async fn an_overloaded_or_starting_elasticsearch_is_503_with_retry_after() {
     let bed = Bed::new("overloaded", &[(Duration::from_secs(600), 70.0)]).await;
@@ -179,9 +240,10 @@ async fn some_shards_failing_is_a_partial_answer_with_a_warning_that_is_not_kept
         );
         assert_eq!(headers["cache-control"], "no-store");
     }
+    // The field's range once (kept a minute, partial too), then a histogram for each request.
     assert_eq!(
         good.index.searches().await - before,
-        2,
+        3,
         "a partial answer is not kept: the second request searched again"
     );
 

@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 use tower_http::catch_panic::CatchPanicLayer;
 
+use super::body::{MAX_BODY_BYTES, ReadBodyLayer};
 use super::cloudevent;
 use super::etag::{self, Preconditions};
 use super::identity::{CallSettings, Failure, IdentifyLayer};
@@ -56,10 +57,6 @@ impl AppState {
     }
 }
 
-/// The largest request body read: parameters fit in a few hundred bytes, so a large body is a
-/// mistake or an attack.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
-
 /// The `Retry-After` of a 503, in seconds.
 pub const RETRY_AFTER_SECONDS: &str = "1";
 
@@ -77,7 +74,8 @@ pub fn router(state: Arc<AppState>) -> Router {
 
 /// Wraps `methods` (whose handler keeps its own time limit) as a function call, innermost
 /// first: panics caught as 500s (outside the time limit, so a panic and a 408 both count as
-/// failures); calls over `MAX_IN_FLIGHT` shed. Then [`route`] adds OPTIONS and the 405s,
+/// failures); calls over `MAX_IN_FLIGHT` shed; the body read whole, within its deadline, before
+/// the call asks for its slot ([`ReadBodyLayer`]). Then [`route`] adds OPTIONS and the 405s,
 /// outside all of those, so they are never shed; and the tracking layer (metrics, the log
 /// line, CORS and `Vary`) wraps every answer.
 fn function_call(
@@ -88,7 +86,8 @@ fn function_call(
         .layer::<_, Infallible>(CatchPanicLayer::custom(|_| {
             Error::Internal("the handler panicked".into()).into_response()
         }))
-        .layer::<_, Infallible>(shed::layer(state.max_in_flight, state.metrics.clone()));
+        .layer::<_, Infallible>(shed::layer(state.max_in_flight, state.metrics.clone()))
+        .layer::<_, Infallible>(ReadBodyLayer::new(state.call.function_timeout));
     route(methods).layer::<_, Infallible>(TrackLayer::new(state.metrics.clone()))
 }
 
@@ -124,6 +123,7 @@ async fn answer(state: &AppState, request: Request) -> Result<Response, Error> {
         .stats
         .answer(&call.params, call.accept.as_deref(), &call.context)
         .await?;
+    answer.compress_ahead(call.encoding).await;
     let sent = answer.representation(call.encoding);
     let not_modified = call.preconditions.not_modified(&call.method, sent.tag)?;
     let mut response = if call.is_event {
@@ -195,9 +195,10 @@ impl<S: Send + Sync> FromRequest<S> for Call {
 
     async fn from_request(request: Request, _: &S) -> Result<Self, Error> {
         let (mut parts, body) = request.into_parts();
+        // Read whole already (ReadBodyLayer): this only takes its bytes.
         let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
             .await
-            .map_err(body_error)?;
+            .map_err(|_| Error::TooLarge(MAX_BODY_BYTES))?;
         let mut params = params_from_query(parts.uri.query().unwrap_or(""));
         let is_event = cloudevent::is_cloud_event(&parts.headers);
         params.extend(if is_event {
@@ -218,19 +219,6 @@ impl<S: Send + Sync> FromRequest<S> for Call {
             context: parts.extensions.remove().unwrap_or_default(),
         })
     }
-}
-
-/// A body over the limit is too large (413); one that failed to arrive (the client went away
-/// mid-upload, or sent less than it announced) is a bad request (400).
-fn body_error(error: axum::Error) -> Error {
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&error);
-    while let Some(inner) = cause {
-        if inner.is::<http_body_util::LengthLimitError>() {
-            return Error::TooLarge(MAX_BODY_BYTES);
-        }
-        cause = inner.source();
-    }
-    Error::bad_request("body", format!("did not arrive whole: {error}"))
 }
 
 /// A CORS preflight: any origin may call the function, with these methods and any headers.
