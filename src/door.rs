@@ -114,7 +114,9 @@ pub async fn serve_http(port: u16, state: AppState, grace: Duration) -> ExitCode
         }
     };
     tracing::info!(address = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "listening");
-    serve(listener, router(Arc::new(state)), shutdown_signal(), grace).await;
+    let max_in_flight = state.max_in_flight;
+    let router = router(Arc::new(state));
+    serve(listener, router, max_in_flight, shutdown_signal(), grace).await;
     tracing::info!("stopped");
     ExitCode::SUCCESS
 }

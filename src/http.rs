@@ -16,4 +16,5 @@ mod metrics;
 pub mod params;
 pub mod serve;
 pub mod shed;
+mod stall;
 mod track;

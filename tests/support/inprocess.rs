@@ -42,6 +42,7 @@ pub async fn serve_router(env: &[(&str, &str)]) -> InProcess {
     tokio::spawn(wx_stats::http::serve::serve(
         listener,
         router(env),
+        wx_stats::http::shed::DEFAULT_MAX_IN_FLIGHT,
         stopped,
         Duration::from_secs(1),
     ));
