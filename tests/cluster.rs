@@ -12,24 +12,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use support::cluster_urls;
 use support::doors::KNATIVE;
 use support::load::Load;
 use support::server::Server;
 
 /// How many requests are in flight at once; the most that may fail when a node stops.
 const CONCURRENCY: usize = 16;
-
-/// The cluster's nodes, from `TEST_ES_CLUSTER_URL`.
-fn cluster_urls() -> Vec<String> {
-    let urls = std::env::var("TEST_ES_CLUSTER_URL").unwrap_or_else(|_| {
-        panic!(
-            "TEST_ES_CLUSTER_URL is not set. Start a cluster with \
-             `ES_PORT=19280 ES_NODES=3 tests/elasticsearch/start` and set TEST_ES_CLUSTER_URL \
-             to the ES_URL it prints, or run the whole suite with `tests/run`."
-        )
-    });
-    urls.split(',').map(str::to_string).collect()
-}
 
 fn port_of(url: &str) -> u16 {
     url.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap()

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::doors::{Doors, port_variable};
 use super::server::Server;
-use super::{TestIndex, es_host};
+use super::{TestIndex, host_of};
 
 /// A test index with its observations. Dropping it deletes the index.
 pub struct Bed {
@@ -23,13 +23,11 @@ impl Bed {
     /// `index`, created some other way (e.g. with another mapping), holding `observations`.
     pub async fn on(index: TestIndex, observations: &[(Duration, f64)]) -> Bed {
         index.add(observations).await;
-        Bed {
-            index,
-            host: es_host(),
-        }
+        let host = host_of(&index.base);
+        Bed { index, host }
     }
 
-    /// `HOST` (the test Elasticsearch) and `ES_INDEX` (this index).
+    /// `HOST` (the Elasticsearch that holds the index) and `ES_INDEX` (this index).
     pub fn env(&self) -> Vec<(&str, &str)> {
         self.env_via(&self.host)
     }

@@ -83,6 +83,12 @@ impl Emulator {
         }
     }
 
+    /// The function process's id: the bootstrap's, not the emulator's, e.g. to freeze it between
+    /// invocations as Lambda does.
+    pub fn function_pid(&self) -> u32 {
+        self.function.id()
+    }
+
     /// Whether the function process is still the one started, alive.
     pub fn function_is_running(&mut self) -> bool {
         self.function

@@ -37,20 +37,41 @@ pub fn es_url() -> String {
 /// `RUST_LOG` for a door whose test reads each call's `call` line, which is logged at debug.
 pub const CALL_LINES: &str = "info,wx_stats=debug";
 
+/// The test cluster's nodes, from `TEST_ES_CLUSTER_URL`, as `tests/run`'s cluster step sets it.
+pub fn cluster_urls() -> Vec<String> {
+    let urls = std::env::var("TEST_ES_CLUSTER_URL").unwrap_or_else(|_| {
+        panic!(
+            "TEST_ES_CLUSTER_URL is not set. Start a cluster with \
+             `ES_PORT=19280 ES_NODES=3 tests/elasticsearch/start` and set TEST_ES_CLUSTER_URL \
+             to the ES_URL it prints, or run the whole suite with `tests/run`."
+        )
+    });
+    urls.split(',').map(str::to_string).collect()
+}
+
 /// `host:port` of the test Elasticsearch, the way `HOST` spells it.
 pub fn es_host() -> String {
-    es_url()
-        .trim_start_matches("http://")
+    host_of(&es_url())
+}
+
+/// `host:port` of the node at `url`, the way `HOST` spells it.
+pub fn host_of(url: &str) -> String {
+    url.trim_start_matches("http://")
         .trim_end_matches('/')
         .to_string()
 }
 
-/// Fails the test with a clear message when no Elasticsearch answers: these tests never skip.
-pub async fn require_es() -> reqwest::Client {
-    let client = reqwest::Client::builder()
+/// A client for the test's own requests to Elasticsearch.
+fn es_client() -> reqwest::Client {
+    reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+/// Fails the test with a clear message when no Elasticsearch answers: these tests never skip.
+pub async fn require_es() -> reqwest::Client {
+    let client = es_client();
     match client
         .get(format!("{}/_cluster/health", es_url()))
         .send()
@@ -81,8 +102,8 @@ pub async fn es_json(path: &str, body: Option<&Value>) -> Value {
 pub struct TestIndex {
     /// The index name, e.g. `wx-rtbeat-test-cli-1234`.
     pub name: String,
-    /// `host:port` of the Elasticsearch that holds it.
-    host: String,
+    /// `http://host:port` of the Elasticsearch (or the cluster's node) that holds it.
+    base: String,
     client: reqwest::Client,
 }
 
@@ -90,7 +111,7 @@ impl Drop for TestIndex {
     fn drop(&mut self) {
         // Drop cannot await, and may run while Elasticsearch is stopped (the fault tests): a
         // plain blocking DELETE, whose every failure is ignored.
-        let _ = delete_index(&self.host, &self.name);
+        let _ = delete_index(&host_of(&self.base), &self.name);
     }
 }
 
@@ -130,14 +151,28 @@ impl TestIndex {
         Self::create_named(name, wx_stats::sample::mapping()).await
     }
 
+    /// Creates the index with the station's mapping on the node at `base`, e.g. a cluster's.
+    pub async fn create_on(base: &str, label: &str) -> TestIndex {
+        let name = format!("wx-rtbeat-test-{label}-{}", std::process::id());
+        Self::create_named_on(base, es_client(), name, wx_stats::sample::mapping()).await
+    }
+
     async fn create_with(label: &str, mapping: Value) -> TestIndex {
         let name = format!("wx-rtbeat-test-{label}-{}", std::process::id());
         Self::create_named(name, mapping).await
     }
 
     async fn create_named(name: String, mapping: Value) -> TestIndex {
-        let client = require_es().await;
-        let url = format!("{}/{name}", es_url());
+        Self::create_named_on(&es_url(), require_es().await, name, mapping).await
+    }
+
+    async fn create_named_on(
+        base: &str,
+        client: reqwest::Client,
+        name: String,
+        mapping: Value,
+    ) -> TestIndex {
+        let url = format!("{base}/{name}");
         client.delete(&url).send().await.unwrap();
         let response = client.put(&url).json(&mapping).send().await.unwrap();
         assert!(
@@ -147,7 +182,7 @@ impl TestIndex {
         );
         TestIndex {
             name,
-            host: es_host(),
+            base: base.to_string(),
             client,
         }
     }
@@ -166,7 +201,7 @@ impl TestIndex {
             bulk.push_str(&doc.to_string());
             bulk.push('\n');
         }
-        let url = format!("{}/_bulk?refresh=true", es_url());
+        let url = format!("{}/_bulk?refresh=true", self.base);
         let response = self
             .client
             .post(url)
@@ -181,12 +216,14 @@ impl TestIndex {
 
     /// What Elasticsearch itself answers to `body` on this index.
     pub async fn search(&self, body: &Value) -> Value {
-        es_json(&format!("{}/_search", self.name), Some(body)).await
+        let url = format!("{}/{}/_search", self.base, self.name);
+        let response = self.client.post(url).json(body).send().await.unwrap();
+        response.json().await.unwrap()
     }
 
     /// The same answer, as the bytes Elasticsearch sent.
     pub async fn search_text(&self, body: &Value) -> String {
-        let url = format!("{}/{}/_search", es_url(), self.name);
+        let url = format!("{}/{}/_search", self.base, self.name);
         let response = self.client.post(url).json(body).send().await.unwrap();
         response.text().await.unwrap()
     }
@@ -194,7 +231,9 @@ impl TestIndex {
     /// How many searches Elasticsearch ran on this index, from its own `_stats/search` (one
     /// query per search: test indices have one shard).
     pub async fn searches(&self) -> u64 {
-        let stats = es_json(&format!("{}/_stats/search", self.name), None).await;
+        let url = format!("{}/{}/_stats/search", self.base, self.name);
+        let response = self.client.get(url).send().await.unwrap();
+        let stats: Value = response.json().await.unwrap();
         stats["_all"]["total"]["search"]["query_total"]
             .as_u64()
             .unwrap_or_else(|| panic!("no query_total in {stats}"))

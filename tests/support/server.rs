@@ -1,5 +1,6 @@
 //! Real door processes on loopback ports, and TCP proxies in front of the real Elasticsearch:
-//! ones that slow it down, one that refuses one request, one that records what it is sent.
+//! ones that slow it down, one that refuses one request, one that records what it is sent, one
+//! that closes connections left idle.
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -9,7 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt, copy_bidirectional};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
 
 /// A free loopback port: bind port 0, read it, release it.
 pub fn free_port() -> u16 {
@@ -223,10 +226,11 @@ pub async fn recording_proxy(upstream: String) -> (String, Arc<Mutex<Vec<u8>>>) 
     let record = recorded.clone();
     let address = proxy(move |_, client| {
         let (upstream, record) = (upstream.clone(), record.clone());
-        relay(client, upstream, move |bytes, _| {
+        let record = move |bytes: &[u8], _: bool| {
             record.lock().unwrap().extend_from_slice(bytes);
             Duration::ZERO
-        })
+        };
+        relay(client, upstream, record, None)
     })
     .await;
     (address, recorded)
@@ -251,22 +255,128 @@ pub async fn counting_proxy(upstream: String) -> (String, Arc<AtomicU64>) {
 /// ([`delaying_proxy`] slows only each new connection.)
 pub async fn slow_requests_proxy(upstream: String, delay: Duration) -> String {
     proxy(move |_, client| {
-        relay(client, upstream.clone(), move |_, starts_request| {
+        let hold = move |_: &[u8], starts_request: bool| {
             if starts_request {
                 delay
             } else {
                 Duration::ZERO
             }
-        })
+        };
+        relay(client, upstream.clone(), hold, None)
     })
     .await
 }
 
-/// Connects `client` to `upstream` and copies both ways until either side closes. Each chunk the
-/// client sends is shown to `inspect`, with whether it starts a request (the first chunk, or one
-/// after `upstream` has answered: HTTP/1.1 clients send a request only once the last is
+/// How a load balancer in front of Elasticsearch (or Elasticsearch itself) ends a connection
+/// it has dropped: with a FIN (an orderly close) or an RST (a reset).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Close {
+    /// `shutdown`, then close: the client reads end of file.
+    Fin,
+    /// `SO_LINGER` 0, then close: the client reads `ECONNRESET`.
+    Rst,
+}
+
+/// A TCP proxy on loopback in front of `upstream` that closes every client connection on which
+/// nothing has passed either way for its idle timeout, as a load balancer does (AWS's ALB after
+/// 60 s, its NLB after 350 s), with a FIN or an RST as [`IdleTimeoutProxy::close_with`] says. It
+/// counts the closes it makes, so a test can tell that connections were really closed.
+pub struct IdleTimeoutProxy {
+    /// `127.0.0.1:PORT`.
+    pub address: String,
+    /// Whether the next closes are resets rather than FINs.
+    rst: Arc<AtomicBool>,
+    /// The connections closed for being idle, so far.
+    closes: Arc<AtomicU64>,
+}
+
+impl IdleTimeoutProxy {
+    /// Listens on a free loopback port, forwarding to `upstream` and closing with a FIN what is
+    /// idle for `idle`.
+    pub async fn start(upstream: String, idle: Duration) -> IdleTimeoutProxy {
+        let limit = IdleLimit {
+            after: idle,
+            rst: Arc::new(AtomicBool::new(false)),
+            closes: Arc::new(AtomicU64::new(0)),
+        };
+        let (rst, closes) = (limit.rst.clone(), limit.closes.clone());
+        let address = proxy(move |_, client| {
+            let pass = |_: &[u8], _: bool| Duration::ZERO;
+            relay(client, upstream.clone(), pass, Some(limit.clone()))
+        })
+        .await;
+        IdleTimeoutProxy {
+            address,
+            rst,
+            closes,
+        }
+    }
+
+    /// How idle connections are closed from now on.
+    pub fn close_with(&self, close: Close) {
+        self.rst.store(close == Close::Rst, Ordering::SeqCst);
+    }
+
+    /// How many connections the proxy has closed for being idle.
+    pub fn closes(&self) -> u64 {
+        self.closes.load(Ordering::SeqCst)
+    }
+}
+
+/// When [`relay`] ends a connection itself: after `after` with nothing passed either way.
+#[derive(Clone)]
+struct IdleLimit {
+    after: Duration,
+    rst: Arc<AtomicBool>,
+    closes: Arc<AtomicU64>,
+}
+
+impl IdleLimit {
+    /// Closes `client` as the proxy is set to, and counts it. The connection to upstream is
+    /// closed by its halves being dropped, as a load balancer closes both sides.
+    async fn close(&self, mut client: TcpStream) {
+        if self.rst.load(Ordering::SeqCst) {
+            // A close with SO_LINGER 0 discards what is unsent and sends an RST, not a FIN.
+            let _ = client.set_zero_linger();
+        } else {
+            let _ = client.shutdown().await;
+        }
+        drop(client);
+        self.closes.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// When a byte last passed through a relayed connection, either way.
+struct Activity(Mutex<Instant>);
+
+impl Activity {
+    fn new() -> Activity {
+        Activity(Mutex::new(Instant::now()))
+    }
+
+    fn touch(&self) {
+        *self.0.lock().unwrap() = Instant::now();
+    }
+
+    /// Returns once nothing has passed for `after`. Each turn sleeps until the connection would
+    /// be idle that long, so it ends at the first turn that finds no newer activity.
+    async fn idle_for(&self, after: Duration) {
+        loop {
+            let due = *self.0.lock().unwrap() + after;
+            if Instant::now() >= due {
+                return;
+            }
+            tokio::time::sleep_until(due).await;
+        }
+    }
+}
+
+/// Connects `client` to `upstream` and copies both ways until either side closes, or until
+/// nothing has passed for `idle`'s time, when `idle` closes the client's connection. Each chunk
+/// the client sends is shown to `inspect`, with whether it starts a request (the first chunk, or
+/// one after `upstream` has answered: HTTP/1.1 clients send a request only once the last is
 /// answered), and is passed on after the time `inspect` returns.
-async fn relay<I>(client: TcpStream, upstream: String, mut inspect: I)
+async fn relay<I>(client: TcpStream, upstream: String, mut inspect: I, idle: Option<IdleLimit>)
 where
     I: FnMut(&[u8], bool) -> Duration + Send + 'static,
 {
@@ -275,31 +385,76 @@ where
     };
     let (mut client_reads, mut client_writes) = client.into_split();
     let (mut server_reads, mut server_writes) = server.into_split();
-    let answered = Arc::new(AtomicBool::new(true));
-    let answering = answered.clone();
-    let answers = tokio::spawn(async move {
-        let mut buffer = [0u8; 8192];
-        while let Ok(n) = server_reads.read(&mut buffer).await {
-            answering.store(true, Ordering::SeqCst);
-            if n == 0 || client_writes.write_all(&buffer[..n]).await.is_err() {
-                break;
-            }
-        }
-        let _ = client_writes.shutdown().await;
-    });
+    let answered = AtomicBool::new(true);
+    let activity = Activity::new();
+    let copying = async {
+        tokio::join!(
+            copy_answers(&mut server_reads, &mut client_writes, &answered, &activity),
+            copy_requests(
+                &mut client_reads,
+                &mut server_writes,
+                &mut inspect,
+                &answered,
+                &activity
+            ),
+        )
+    };
+    let Some(idle) = idle else {
+        copying.await;
+        return;
+    };
+    let idled = tokio::select! {
+        _ = copying => false,
+        () = activity.idle_for(idle.after) => true,
+    };
+    if idled && let Ok(client) = client_reads.reunite(client_writes) {
+        idle.close(client).await;
+    }
+}
+
+/// Copies upstream's answers to the client until either side closes, noting that the request
+/// before them was answered.
+async fn copy_answers(
+    from: &mut OwnedReadHalf,
+    to: &mut OwnedWriteHalf,
+    answered: &AtomicBool,
+    activity: &Activity,
+) {
     let mut buffer = [0u8; 8192];
-    while let Ok(n) = client_reads.read(&mut buffer).await {
+    while let Ok(n) = from.read(&mut buffer).await {
+        answered.store(true, Ordering::SeqCst);
+        if n == 0 || to.write_all(&buffer[..n]).await.is_err() {
+            break;
+        }
+        activity.touch();
+    }
+    let _ = to.shutdown().await;
+}
+
+/// Copies the client's requests upstream until either side closes, each chunk after the time
+/// `inspect` holds it.
+async fn copy_requests<I>(
+    from: &mut OwnedReadHalf,
+    to: &mut OwnedWriteHalf,
+    inspect: &mut I,
+    answered: &AtomicBool,
+    activity: &Activity,
+) where
+    I: FnMut(&[u8], bool) -> Duration,
+{
+    let mut buffer = [0u8; 8192];
+    while let Ok(n) = from.read(&mut buffer).await {
         if n == 0 {
             break;
         }
+        activity.touch();
         let hold = inspect(&buffer[..n], answered.swap(false, Ordering::SeqCst));
         tokio::time::sleep(hold).await;
-        if server_writes.write_all(&buffer[..n]).await.is_err() {
+        if to.write_all(&buffer[..n]).await.is_err() {
             break;
         }
     }
-    let _ = server_writes.shutdown().await;
-    let _ = answers.await;
+    let _ = to.shutdown().await;
 }
 
 /// Connects `client` to `upstream` and copies both ways until either side closes.
