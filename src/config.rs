@@ -1,13 +1,16 @@
 //! Configuration from environment variables, read through a lookup function so that it stays
 //! pure: tests pass a closure over a map and never touch the process environment.
 
-use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use elasticsearch::http::Url;
 
 use crate::error::Error;
+
+mod secrets;
+pub use secrets::Secret;
+use secrets::{credentials, read_secret_file};
 
 /// The original function's client timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
@@ -31,7 +34,10 @@ Environment:
   ES_CLOUD_ID   Elastic Cloud deployment id, instead of ES_URL/HOST
   ES_USERNAME   user for basic authentication (with ES_PASSWORD)
   ES_PASSWORD   password for basic authentication; never printed
+  ES_PASSWORD_FILE  a file holding the password instead (a mounted Secret); one trailing
+                newline is dropped
   ES_API_KEY    API key, base64 as Elasticsearch issues it; never printed
+  ES_API_KEY_FILE  a file holding the API key instead
   ES_CA_CERT    path to a PEM file with the CA that signed Elasticsearch's certificate
   ES_TIMEOUT    limit on each Elasticsearch request: 20s, 1500ms or plain seconds [default: 20s]
   ES_INDEX      index or pattern searched [default: wx-rtbeat-*]; _all searches every index,
@@ -86,31 +92,24 @@ pub enum Credentials {
     ApiKey(Secret),
 }
 
-/// A string that never shows itself in `Debug` or `Display` output.
-#[derive(Clone, PartialEq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// The secret itself, for the one place that must send it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
 impl Config {
-    /// Reads the configuration through `lookup`, usually `|k| std::env::var(k).ok()`.
+    /// Reads the configuration through `lookup`, usually `|k| std::env::var(k).ok()`, and the
+    /// files `ES_PASSWORD_FILE` or `ES_API_KEY_FILE` name from the file system.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        Self::from_lookup_with_files(lookup, read_secret_file)
+    }
+
+    /// [`Config::from_lookup`], reading secret files through `read`: the file system is the
+    /// one thing configuration touches besides the variables, so it stays at this edge.
+    pub(crate) fn from_lookup_with_files(
+        lookup: impl Fn(&str) -> Option<String>,
+        read: impl Fn(&Path) -> std::io::Result<String>,
+    ) -> Result<Self, Error> {
         // An empty variable is treated as unset: container specs often template them to "".
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         Ok(Config {
             endpoint: endpoint(&get)?,
-            credentials: credentials(&get)?,
+            credentials: credentials(&get, &read)?,
             ca_cert: get("ES_CA_CERT").map(PathBuf::from),
             timeout: match get("ES_TIMEOUT") {
                 Some(text) => parse_timeout(&text)?,
@@ -208,51 +207,6 @@ fn node_url(variable: &'static str, text: &str) -> Result<Url, Error> {
         ));
     }
     Ok(url)
-}
-
-fn credentials(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Credentials>, Error> {
-    let api_key = get("ES_API_KEY");
-    match (get("ES_USERNAME"), get("ES_PASSWORD"), api_key) {
-        (Some(_), _, Some(_)) => Err(config_error(
-            "ES_API_KEY",
-            "set either ES_API_KEY or ES_USERNAME/ES_PASSWORD, not both",
-        )),
-        (Some(username), Some(password), None) => Ok(Some(Credentials::Basic {
-            username,
-            password: Secret(password),
-        })),
-        (Some(_), None, None) => Err(config_error(
-            "ES_PASSWORD",
-            "is required when ES_USERNAME is set",
-        )),
-        (None, Some(_), _) => Err(config_error(
-            "ES_USERNAME",
-            "is required when ES_PASSWORD is set",
-        )),
-        (None, None, Some(key)) => Ok(Some(Credentials::ApiKey(Secret(header_safe_api_key(
-            &key,
-        )?)))),
-        (None, None, None) if get("ES_CLOUD_ID").is_some() => Err(config_error(
-            "ES_CLOUD_ID",
-            "needs ES_API_KEY or ES_USERNAME/ES_PASSWORD",
-        )),
-        (None, None, None) => Ok(None),
-    }
-}
-
-/// An API key travels as a header value, which the client would otherwise panic on at the first
-/// request. Base64 has no whitespace, so the trailing newline a secret file often brings is
-/// dropped; anything else a header cannot carry is refused, without showing the key.
-fn header_safe_api_key(key: &str) -> Result<String, Error> {
-    let key = key.trim();
-    if key.bytes().all(|b| b.is_ascii_graphic()) {
-        Ok(key.to_string())
-    } else {
-        Err(config_error(
-            "ES_API_KEY",
-            "contains spaces or control characters, which an HTTP header cannot carry",
-        ))
-    }
 }
 
 /// Parses `20s`, `1500ms` or plain seconds (`20`), the spellings `ES_TIMEOUT` accepts.
