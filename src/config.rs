@@ -172,15 +172,19 @@ fn endpoint(get: &impl Fn(&str) -> Option<String>) -> Result<Endpoint, Error> {
         (None, Some(hosts)) => ("HOST", hosts),
         (None, None) => ("ES_URL", DEFAULT_URL.to_string()),
     };
+    // An `@` anywhere may be a password in the URL, itself perhaps holding a comma: then no
+    // message shows any part of the value.
+    let shown = !list.contains('@');
     let nodes = list
         .split(',')
-        .map(|node| node_url(variable, node.trim()))
+        .map(|node| node_url(variable, node.trim(), shown))
         .collect::<Result<Vec<Url>, Error>>()?;
     Ok(Endpoint::Nodes(nodes))
 }
 
 /// One node of `ES_URL` (a full URL) or of `HOST` (`host:port`, to which `http://` is added).
-fn node_url(variable: &'static str, text: &str) -> Result<Url, Error> {
+/// `shown`: whether a message may quote it.
+fn node_url(variable: &'static str, text: &str, shown: bool) -> Result<Url, Error> {
     let text = match variable {
         "HOST" if text.contains("://") => {
             return Err(config_error(
@@ -191,8 +195,17 @@ fn node_url(variable: &'static str, text: &str) -> Result<Url, Error> {
         "HOST" => format!("http://{text}"),
         _ => text.to_string(),
     };
-    let url = Url::parse(&text)
-        .map_err(|e| config_error(variable, format!("{text:?} is not a valid address: {e}")))?;
+    let url = Url::parse(&text).map_err(|e| {
+        let reason = if shown {
+            format!("{text:?} is not a valid address: {e}")
+        } else {
+            format!(
+                "is not a valid address: {e} (the value is not shown, as its `@` may hold \
+                 credentials; use ES_USERNAME/ES_PASSWORD or ES_API_KEY)"
+            )
+        };
+        config_error(variable, reason)
+    })?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(config_error(
             variable,

@@ -236,3 +236,32 @@ fn debug_never_shows_secrets() {
     );
     assert!(shown.contains("***"));
 }
+
+#[test]
+fn an_address_that_cannot_be_parsed_never_shows_a_password_it_may_hold() {
+    for (variable, bad) in [
+        ("ES_URL", "http://user:s3cret@[bad"),
+        ("ES_URL", "http://user:s3cret@es:notaport"),
+        ("ES_URL", "https://es:9200,http://user:s3cret@[bad"),
+        // A comma in the password splits it into two "nodes"; neither may be shown.
+        ("ES_URL", "http://user:s3c,ret@es:9200"),
+        ("ES_URL", "http://user:s3cret@"),
+        ("HOST", "user:s3cret@[bad"),
+    ] {
+        match config(&[(variable, bad)]) {
+            Err(error @ Error::Config { variable: v, .. }) => {
+                assert_eq!(v, variable, "{bad}");
+                let message = error.to_string();
+                for part in ["s3cret", "s3c", "ret@", "user"] {
+                    assert!(!message.contains(part), "{bad}: {message}");
+                }
+            }
+            other => panic!("{bad}: expected a config error, got {other:?}"),
+        }
+    }
+    // Without an `@` there is nothing to hide, and the value helps find the typo.
+    match config(&[("ES_URL", "http://es:notaport")]) {
+        Err(error) => assert!(error.to_string().contains("es:notaport"), "{error}"),
+        other => panic!("expected a config error, got {other:?}"),
+    }
+}
