@@ -92,6 +92,16 @@ pub enum Credentials {
     ApiKey(Secret),
 }
 
+/// Credentials that would travel unencrypted: the variable that set them, and the `http://`
+/// nodes they would go to.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct PlainHttpCredentials {
+    /// The variable that set the secret, e.g. `ES_PASSWORD_FILE`.
+    pub(crate) variable: &'static str,
+    /// The plain-HTTP nodes, comma-separated, without credentials (URLs never carry them).
+    pub(crate) nodes: String,
+}
+
 impl Config {
     /// Reads the configuration through `lookup`, usually `|k| std::env::var(k).ok()`, and the
     /// files `ES_PASSWORD_FILE` or `ES_API_KEY_FILE` name from the file system.
@@ -145,6 +155,28 @@ impl Config {
                 .join(","),
             Endpoint::CloudId(id) => format!("cloud id {}", id.split(':').next().unwrap_or("")),
         }
+    }
+
+    /// Credentials set to go to a node over plain `http://`, where anyone on the network path
+    /// can read them: a start-up warning, not an error, as a sidecar or a private network may
+    /// make it safe. An Elastic Cloud id always means HTTPS.
+    pub(crate) fn credentials_over_plain_http(&self) -> Option<PlainHttpCredentials> {
+        let variable = match self.credentials.as_ref()? {
+            Credentials::Basic { password, .. } => password.source(),
+            Credentials::ApiKey(key) => key.source(),
+        };
+        let Endpoint::Nodes(urls) = &self.endpoint else {
+            return None;
+        };
+        let plain: Vec<&str> = urls
+            .iter()
+            .filter(|url| url.scheme() == "http")
+            .map(|url| url.as_str().trim_end_matches('/'))
+            .collect();
+        (!plain.is_empty()).then(|| PlainHttpCredentials {
+            variable,
+            nodes: plain.join(","),
+        })
     }
 }
 

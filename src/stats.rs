@@ -30,8 +30,17 @@ pub struct Stats {
 }
 
 impl Stats {
-    /// Builds the client and the cache. Makes no network call.
+    /// Builds the client and the cache. Makes no network call. Credentials set to travel over
+    /// plain HTTP get one warning here, where every door and the CLI start.
     pub fn new(config: &Config) -> Result<Self, Error> {
+        if let Some(plain) = config.credentials_over_plain_http() {
+            tracing::warn!(
+                variable = plain.variable,
+                elasticsearch = %plain.nodes,
+                "{} goes to Elasticsearch over plain http, readable by anyone on the network path: use an https:// ES_URL",
+                plain.variable
+            );
+        }
         Ok(Stats {
             es: EsClient::new(config)?,
             index: config.index.clone(),

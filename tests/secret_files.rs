@@ -1,7 +1,8 @@
 //! Secrets as Kubernetes mounts them: a file per key, read through `ES_PASSWORD_FILE` or
 //! `ES_API_KEY_FILE`, by every door and the CLI, against a real nginx that demands them in
 //! front of the test Elasticsearch. A file that cannot be used stops start-up naming the
-//! variable and the path, never what the file holds.
+//! variable and the path, never what the file holds. And credentials set to travel over plain
+//! `http://` get one warning at start-up.
 
 mod support;
 
@@ -11,7 +12,7 @@ use std::time::Duration;
 
 use support::doors::{Doors, KNATIVE, KUBELESS};
 use support::nginx::{ProxyAuth, TlsProxy};
-use support::{TestIndex, fetch, run};
+use support::{TestIndex, es_host, fetch, run};
 
 const CLI: &str = env!("CARGO_BIN_EXE_wx-stats");
 const LAMBDA: &str = env!("CARGO_BIN_EXE_wx-stats-lambda");
@@ -146,5 +147,77 @@ fn a_secret_file_that_cannot_be_used_stops_every_door_naming_the_variable_and_th
             }
             assert!(!printed.contains("marker-in-the"), "{label}: {printed}");
         }
+    }
+}
+
+/// The start-up warning's lines in `log`.
+fn plain_http_warnings(log: &str) -> Vec<&str> {
+    log.lines()
+        .filter(|line| line.contains("over plain http"))
+        .collect()
+}
+
+#[tokio::test]
+async fn credentials_over_plain_http_are_warned_of_once_at_start_up() {
+    let index = TestIndex::create("plain-http").await;
+    index.add(&[(Duration::from_secs(300), 65.0)]).await;
+    let secret = MountedSecret::new("plain-http");
+    let password_file = secret.key("password", "marker-plain-password\n");
+    let host = es_host();
+    // The test Elasticsearch runs without security, and takes any credentials.
+    let env = [
+        ("HOST", host.as_str()),
+        ("ES_INDEX", &index.name),
+        ("ES_USERNAME", USERNAME),
+        ("ES_PASSWORD_FILE", &password_file),
+    ];
+    let cli = run(CLI, &[], &env);
+    assert!(cli.status.success());
+    let doors = Doors::start(&env).await;
+    for (_, url) in doors.functions() {
+        for _ in 0..2 {
+            assert_eq!(fetch("GET", &url).await.0, 200);
+        }
+    }
+    let url = format!("http://{host}");
+    for (source, log) in [
+        ("cli", String::from_utf8_lossy(&cli.stderr).into_owned()),
+        ("kubeless", doors.kubeless.log()),
+        ("knative", doors.knative.log()),
+        ("lambda", doors.lambda.function_log()),
+    ] {
+        let warnings = plain_http_warnings(&log);
+        eprintln!("{source}: {warnings:?}");
+        assert_eq!(warnings.len(), 1, "{source}: {log}");
+        let warning = warnings[0];
+        assert!(
+            warning.contains("WARN")
+                && warning.contains("ES_PASSWORD_FILE")
+                && warning.contains(&url),
+            "{source}: {warning}"
+        );
+        assert!(!log.contains("marker-plain-password"), "{source}: {log}");
+    }
+
+    // Over https, or without credentials, there is nothing to warn of.
+    let proxy = TlsProxy::start(ProxyAuth::Basic {
+        username: USERNAME.into(),
+        password: "marker-plain-password".into(),
+    })
+    .await;
+    let ca = proxy.ca_cert.to_str().unwrap();
+    let tls = [
+        ("ES_URL", proxy.url.as_str()),
+        ("ES_CA_CERT", ca),
+        ("ES_INDEX", &index.name),
+        ("ES_USERNAME", USERNAME),
+        ("ES_PASSWORD_FILE", &password_file),
+    ];
+    let no_credentials = [("HOST", host.as_str()), ("ES_INDEX", &index.name)];
+    for env in [&tls[..], &no_credentials[..]] {
+        let output = run(CLI, &[], env);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{stderr}");
+        assert!(plain_http_warnings(&stderr).is_empty(), "{env:?}: {stderr}");
     }
 }
