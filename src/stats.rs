@@ -115,9 +115,18 @@ impl Stats {
         };
         let shards = &response.shards;
         if shards.failed > 0 && !shards.partial() {
-            return Err(Error::AllShardsFailed(shards.describe()));
+            return Err(Error::AllShardsFailed {
+                summary: shards.summary(),
+                detail: shards.describe(),
+            });
         }
-        let partial = shards.partial().then(|| shards.describe());
+        // The caller is told how many shards failed and the first failure's type; its index
+        // and Elasticsearch's words go to the log, under the call's request id.
+        let partial = shards.partial().then(|| {
+            let request_id = call.request_id.as_str();
+            tracing::warn!(request_id, shards = %shards.describe(), "partial answer");
+            shards.summary()
+        });
         let body = render(request, response, SystemTime::now())?;
         Ok(Answer::new(request.format, body, self.cache_ttl(), partial))
     }
@@ -139,7 +148,7 @@ impl Stats {
             Ok(text) => SearchResponse::parse(text),
             Err(error) => Err(error),
         };
-        searched.map_err(|error| blame_the_field(error, query))
+        searched.map_err(|error| name_the_index(blame_the_field(error, query), query))
     }
 
     /// The 400 for a histogram Elasticsearch refused as too many buckets, with how many it
@@ -175,6 +184,18 @@ fn too_many_buckets(buckets: u64, query: &StatsQuery) -> Error {
             query.interval, query.hours
         ),
     )
+}
+
+/// A missing index the caller named is theirs to hear of; one from `ES_INDEX` is the
+/// configuration's, which the client is not told the name of.
+fn name_the_index(error: Error, query: &StatsQuery) -> Error {
+    match error {
+        Error::IndexNotFound { reason, .. } => Error::IndexNotFound {
+            reason,
+            requested: query.index.clone(),
+        },
+        other => other,
+    }
 }
 
 /// Elasticsearch refusing to aggregate a field the caller chose is the caller's mistake (400);
