@@ -5,7 +5,8 @@
 //!
 //! And a client learns nothing of the service: no answer's body, on any door, names the address
 //! of Elasticsearch or of the proxies in front of it, the user, the roles Elasticsearch names
-//! when it refuses, the configured index, or an upstream's error page.
+//! when it refuses, the `ES_INDEX_ALLOW` patterns, the configured index, or an upstream's error
+//! page.
 
 mod support;
 
@@ -250,12 +251,20 @@ async fn never_shown(kind: Kind) {
     let slow = delaying_proxy(proxy.address.clone(), Duration::from_secs(3)).await;
     let ca = proxy.ca_cert.to_str().unwrap().to_string();
     let forbidding_ca = forbidding.ca_cert.to_str().unwrap().to_string();
+    // The allowed patterns, with one no request names: a marker no answer may show.
+    let allow_marker = format!("allow-marker-{}", std::process::id());
+    let allow = format!("wx-rtbeat-test-*,{allow_marker}-*");
     let missing = format!("wx-rtbeat-test-missing-marker-{}", std::process::id());
 
     let env_for = |url: &str, ca: &str, secret: &str, es_index: &str| {
         with(
             markers.env(secret),
-            &[("ES_URL", url), ("ES_CA_CERT", ca), ("ES_INDEX", es_index)],
+            &[
+                ("ES_URL", url),
+                ("ES_CA_CERT", ca),
+                ("ES_INDEX", es_index),
+                ("ES_INDEX_ALLOW", &allow),
+            ],
         )
     };
     let base = |url: &str, secret: &str| env_for(url, &ca, secret, &index.name);
@@ -273,6 +282,7 @@ async fn never_shown(kind: Kind) {
                 get("/", 200, None),
                 get("/?format=csv", 200, None),
                 get("/?hours=banana", 400, Some("invalid_parameter")),
+                get("/?index=not-allowed", 400, Some("invalid_parameter")),
                 get(
                     format!("/?index={}", keyword.name),
                     502,
@@ -380,6 +390,7 @@ async fn never_shown(kind: Kind) {
         es_host(),
         USERNAME.to_string(),
         role.clone(),
+        allow_marker.clone(),
         missing.clone(),
         "unauthorized".to_string(),
         "nginx".to_string(),
