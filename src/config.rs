@@ -1,13 +1,16 @@
 //! Configuration from environment variables, read through a lookup function so that it stays
 //! pure: tests pass a closure over a map and never touch the process environment.
 
-use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use elasticsearch::http::Url;
 
 use crate::error::Error;
+
+mod secrets;
+pub use secrets::Secret;
+use secrets::{credentials, read_secret_file};
 
 /// The original function's client timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
@@ -40,7 +43,10 @@ Environment:
   ES_CLOUD_ID   Elastic Cloud deployment id, instead of ES_URL/HOST
   ES_USERNAME   user for basic authentication (with ES_PASSWORD)
   ES_PASSWORD   password for basic authentication; never printed
+  ES_PASSWORD_FILE  a file holding the password instead (a mounted Secret); one trailing
+                newline is dropped
   ES_API_KEY    API key, base64 as Elasticsearch issues it; never printed
+  ES_API_KEY_FILE  a file holding the API key instead
   ES_CA_CERT    path to a PEM file with the CA that signed Elasticsearch's certificate
   ES_TIMEOUT    limit on each Elasticsearch request: 20s, 1500ms or plain seconds [default: 20s]
   ES_INDEX      index or pattern searched [default: wx-rtbeat-*]; _all searches every index,
@@ -99,31 +105,34 @@ pub enum Credentials {
     ApiKey(Secret),
 }
 
-/// A string that never shows itself in `Debug` or `Display` output.
-#[derive(Clone, PartialEq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// The secret itself, for the one place that must send it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
+/// Credentials that would travel unencrypted: the variable that set them, and the `http://`
+/// nodes they would go to.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct PlainHttpCredentials {
+    /// The variable that set the secret, e.g. `ES_PASSWORD_FILE`.
+    pub(crate) variable: &'static str,
+    /// The plain-HTTP nodes, comma-separated, without credentials (URLs never carry them).
+    pub(crate) nodes: String,
 }
 
 impl Config {
-    /// Reads the configuration through `lookup`, usually `|k| std::env::var(k).ok()`.
+    /// Reads the configuration through `lookup`, usually `|k| std::env::var(k).ok()`, and the
+    /// files `ES_PASSWORD_FILE` or `ES_API_KEY_FILE` name from the file system.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        Self::from_lookup_with_files(lookup, read_secret_file)
+    }
+
+    /// [`Config::from_lookup`], reading secret files through `read`: the file system is the
+    /// one thing configuration touches besides the variables, so it stays at this edge.
+    pub(crate) fn from_lookup_with_files(
+        lookup: impl Fn(&str) -> Option<String>,
+        read: impl Fn(&Path) -> std::io::Result<String>,
+    ) -> Result<Self, Error> {
         // An empty variable is treated as unset: container specs often template them to "".
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         Ok(Config {
             endpoint: endpoint(&get)?,
-            credentials: credentials(&get)?,
+            credentials: credentials(&get, &read)?,
             ca_cert: get("ES_CA_CERT").map(PathBuf::from),
             timeout: match get("ES_TIMEOUT") {
                 Some(text) => parse_timeout(&text)?,
@@ -164,6 +173,28 @@ impl Config {
             Endpoint::CloudId(id) => format!("cloud id {}", id.split(':').next().unwrap_or("")),
         }
     }
+
+    /// Credentials set to go to a node over plain `http://`, where anyone on the network path
+    /// can read them: a start-up warning, not an error, as a sidecar or a private network may
+    /// make it safe. An Elastic Cloud id always means HTTPS.
+    pub(crate) fn credentials_over_plain_http(&self) -> Option<PlainHttpCredentials> {
+        let variable = match self.credentials.as_ref()? {
+            Credentials::Basic { password, .. } => password.source(),
+            Credentials::ApiKey(key) => key.source(),
+        };
+        let Endpoint::Nodes(urls) = &self.endpoint else {
+            return None;
+        };
+        let plain: Vec<&str> = urls
+            .iter()
+            .filter(|url| url.scheme() == "http")
+            .map(|url| url.as_str().trim_end_matches('/'))
+            .collect();
+        (!plain.is_empty()).then(|| PlainHttpCredentials {
+            variable,
+            nodes: plain.join(","),
+        })
+    }
 }
 
 fn config_error(variable: &'static str, reason: impl Into<String>) -> Error {
@@ -190,15 +221,19 @@ fn endpoint(get: &impl Fn(&str) -> Option<String>) -> Result<Endpoint, Error> {
         (None, Some(hosts)) => ("HOST", hosts),
         (None, None) => ("ES_URL", DEFAULT_URL.to_string()),
     };
+    // An `@` anywhere may be a password in the URL, itself perhaps holding a comma: then no
+    // message shows any part of the value.
+    let shown = !list.contains('@');
     let nodes = list
         .split(',')
-        .map(|node| node_url(variable, node.trim()))
+        .map(|node| node_url(variable, node.trim(), shown))
         .collect::<Result<Vec<Url>, Error>>()?;
     Ok(Endpoint::Nodes(nodes))
 }
 
 /// One node of `ES_URL` (a full URL) or of `HOST` (`host:port`, to which `http://` is added).
-fn node_url(variable: &'static str, text: &str) -> Result<Url, Error> {
+/// `shown`: whether a message may quote it.
+fn node_url(variable: &'static str, text: &str, shown: bool) -> Result<Url, Error> {
     let text = match variable {
         "HOST" if text.contains("://") => {
             return Err(config_error(
@@ -209,8 +244,17 @@ fn node_url(variable: &'static str, text: &str) -> Result<Url, Error> {
         "HOST" => format!("http://{text}"),
         _ => text.to_string(),
     };
-    let url = Url::parse(&text)
-        .map_err(|e| config_error(variable, format!("{text:?} is not a valid address: {e}")))?;
+    let url = Url::parse(&text).map_err(|e| {
+        let reason = if shown {
+            format!("{text:?} is not a valid address: {e}")
+        } else {
+            format!(
+                "is not a valid address: {e} (the value is not shown, as its `@` may hold \
+                 credentials; use ES_USERNAME/ES_PASSWORD or ES_API_KEY)"
+            )
+        };
+        config_error(variable, reason)
+    })?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(config_error(
             variable,
@@ -225,51 +269,6 @@ fn node_url(variable: &'static str, text: &str) -> Result<Url, Error> {
         ));
     }
     Ok(url)
-}
-
-fn credentials(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Credentials>, Error> {
-    let api_key = get("ES_API_KEY");
-    match (get("ES_USERNAME"), get("ES_PASSWORD"), api_key) {
-        (Some(_), _, Some(_)) => Err(config_error(
-            "ES_API_KEY",
-            "set either ES_API_KEY or ES_USERNAME/ES_PASSWORD, not both",
-        )),
-        (Some(username), Some(password), None) => Ok(Some(Credentials::Basic {
-            username,
-            password: Secret(password),
-        })),
-        (Some(_), None, None) => Err(config_error(
-            "ES_PASSWORD",
-            "is required when ES_USERNAME is set",
-        )),
-        (None, Some(_), _) => Err(config_error(
-            "ES_USERNAME",
-            "is required when ES_PASSWORD is set",
-        )),
-        (None, None, Some(key)) => Ok(Some(Credentials::ApiKey(Secret(header_safe_api_key(
-            &key,
-        )?)))),
-        (None, None, None) if get("ES_CLOUD_ID").is_some() => Err(config_error(
-            "ES_CLOUD_ID",
-            "needs ES_API_KEY or ES_USERNAME/ES_PASSWORD",
-        )),
-        (None, None, None) => Ok(None),
-    }
-}
-
-/// An API key travels as a header value, which the client would otherwise panic on at the first
-/// request. Base64 has no whitespace, so the trailing newline a secret file often brings is
-/// dropped; anything else a header cannot carry is refused, without showing the key.
-fn header_safe_api_key(key: &str) -> Result<String, Error> {
-    let key = key.trim();
-    if key.bytes().all(|b| b.is_ascii_graphic()) {
-        Ok(key.to_string())
-    } else {
-        Err(config_error(
-            "ES_API_KEY",
-            "contains spaces or control characters, which an HTTP header cannot carry",
-        ))
-    }
 }
 
 /// Parses `20s`, `1500ms` or plain seconds (`20`), the spellings `ES_TIMEOUT` accepts.

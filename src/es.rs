@@ -51,8 +51,8 @@ pub struct EsClient {
     /// Whose turn it is: the node the next search starts at.
     turn: Arc<AtomicUsize>,
     host: String,
-    /// Which credentials a 401 refused, named by their variables.
-    refused_credentials: &'static str,
+    /// The variables that set the credentials, which a 401 or 403 names.
+    credentials: Option<String>,
     timeout: Duration,
     /// [`MAX_SEARCHES_IN_FLIGHT`] permits, shared by every clone.
     in_flight: Arc<Semaphore>,
@@ -83,19 +83,24 @@ impl EsClient {
                 )?]
             }
         };
-        // What a 401 means is named by the variables that set the credentials it refused.
-        let refused_credentials = match &config.credentials {
-            Some(Credentials::Basic { .. }) => {
-                "the user name and password (ES_USERNAME, ES_PASSWORD) were refused"
-            }
-            Some(Credentials::ApiKey(_)) => "the API key (ES_API_KEY) was refused",
-            None => "no credentials are set: set ES_USERNAME and ES_PASSWORD, or ES_API_KEY",
-        };
+        // A refusal is told by the variables that set the credentials it refused.
+        let credentials = config
+            .credentials
+            .as_ref()
+            .map(|credentials| match credentials {
+                Credentials::Basic { password, .. } => {
+                    format!(
+                        "the user name and password (ES_USERNAME, {})",
+                        password.source()
+                    )
+                }
+                Credentials::ApiKey(key) => format!("the API key ({})", key.source()),
+            });
         Ok(EsClient {
             nodes: nodes.into(),
             turn: Arc::default(),
             host: config.host(),
-            refused_credentials,
+            credentials,
             timeout: config.timeout,
             in_flight: Arc::new(Semaphore::new(MAX_SEARCHES_IN_FLIGHT)),
         })
@@ -215,7 +220,7 @@ impl EsClient {
             .await
             .map_err(|e| self.transport_error(&e, timeout))?;
         match status {
-            401 => Err(self.auth_refused(&text)),
+            401 | 403 => Err(self.refused(status, &text)),
             // Elasticsearch is up but cannot serve now: starting, recovering or overloaded. The
             // caller should retry, as after a refused connection, so both are a 503.
             429 | 503 => Err(Error::Unavailable {
@@ -224,6 +229,7 @@ impl EsClient {
                     let (es_type, reason) = type_and_reason(&text);
                     format!("it answered {status}: {es_type}: {reason}")
                 },
+                answered: Some(status),
             }),
             400.. => Err(elasticsearch_error(status, &text)),
             _ => Ok(text),
@@ -247,20 +253,31 @@ impl EsClient {
         Error::Unavailable {
             host: self.host.clone(),
             reason: root_cause(error),
+            answered: None,
         }
     }
 
-    /// A 401, from Elasticsearch (a JSON reason) or from a proxy in front of it (often HTML,
-    /// which says nothing more than the status).
-    fn auth_refused(&self, body: &str) -> Error {
+    /// A 401 (the credentials were refused) or a 403 (they may not run the search), from
+    /// Elasticsearch (a JSON reason, which names the user and roles: for the log only) or
+    /// from a proxy in front of it (often HTML, which says nothing more than the status).
+    fn refused(&self, status: u16, body: &str) -> Error {
+        let credentials = self.credentials.as_deref();
+        let refusal = match (status, credentials) {
+            (401, Some(credentials)) => format!("the credentials were refused: {credentials}"),
+            (_, Some(credentials)) => format!("{credentials} may not run this search"),
+            (_, None) => {
+                "no credentials are set: set ES_USERNAME and ES_PASSWORD, or ES_API_KEY".into()
+            }
+        };
         let reason = match type_and_reason(body) {
             (es_type, reason) if es_type != "elasticsearch_error" => {
-                format!("{}; Elasticsearch says: {reason}", self.refused_credentials)
+                format!("{refusal}; Elasticsearch says: {reason}")
             }
-            _ => self.refused_credentials.to_string(),
+            _ => refusal,
         };
-        Error::AuthRefused {
+        Error::Refused {
             host: self.host.clone(),
+            status,
             reason,
         }
     }
@@ -375,7 +392,10 @@ fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
 fn elasticsearch_error(status: u16, body: &str) -> Error {
     let (es_type, reason) = type_and_reason(body);
     match es_type.as_str() {
-        "index_not_found_exception" => Error::IndexNotFound { reason },
+        "index_not_found_exception" => Error::IndexNotFound {
+            reason,
+            requested: None,
+        },
         _ => Error::Elasticsearch {
             status,
             es_type,

@@ -52,7 +52,22 @@ impl Shards {
         self.failed > 0 && self.failed < self.total
     }
 
-    /// "1 of 2 shards failed (index x: illegal_argument_exception: …)".
+    /// "1 of 2 shards failed (illegal_argument_exception)": what a client is told, with the
+    /// first failure's type alone, as its index and Elasticsearch's words are the service's.
+    pub fn summary(&self) -> String {
+        let first = self.failures.first().and_then(|failure| {
+            let es_type = failure.reason["type"].as_str()?;
+            Some(format!(" ({es_type})"))
+        });
+        format!(
+            "{} of {} shards failed{}",
+            self.failed,
+            self.total,
+            first.unwrap_or_default()
+        )
+    }
+
+    /// "1 of 2 shards failed (index x: illegal_argument_exception: …)", for the log.
     pub fn describe(&self) -> String {
         let first = self.failures.first().map(|failure| {
             let reason = &failure.reason;
@@ -190,6 +205,10 @@ mod tests {
         assert_eq!(
             shards.describe(),
             "1 of 2 shards failed (index wx-k: illegal_argument_exception: Field [t] of type [keyword] is not supported)"
+        );
+        assert_eq!(
+            shards.summary(),
+            "1 of 2 shards failed (illegal_argument_exception)"
         );
         let whole =
             r#"{"_shards":{"total":2,"successful":2,"failed":0},"hits":{"total":{"value":3}}}"#;

@@ -36,8 +36,17 @@ pub struct Stats {
 }
 
 impl Stats {
-    /// Builds the client and the cache. Makes no network call.
+    /// Builds the client and the cache. Makes no network call. Credentials set to travel over
+    /// plain HTTP get one warning here, where every door and the CLI start.
     pub fn new(config: &Config) -> Result<Self, Error> {
+        if let Some(plain) = config.credentials_over_plain_http() {
+            tracing::warn!(
+                variable = plain.variable,
+                elasticsearch = %plain.nodes,
+                "{} goes to Elasticsearch over plain http, readable by anyone on the network path: use an https:// ES_URL",
+                plain.variable
+            );
+        }
         Ok(Stats {
             es: EsClient::new(config)?,
             index: config.index.clone(),
@@ -109,9 +118,18 @@ impl Stats {
         }
         let shards = &response.shards;
         if shards.failed > 0 && !shards.partial() {
-            return Err(Error::AllShardsFailed(shards.describe()));
+            return Err(Error::AllShardsFailed {
+                summary: shards.summary(),
+                detail: shards.describe(),
+            });
         }
-        let partial = shards.partial().then(|| shards.describe());
+        // The caller is told how many shards failed and the first failure's type; its index
+        // and Elasticsearch's words go to the log, under the call's request id.
+        let partial = shards.partial().then(|| {
+            let request_id = call.request_id.as_str();
+            tracing::warn!(request_id, shards = %shards.describe(), "partial answer");
+            shards.summary()
+        });
         let (format, max_age, now) = (request.format, self.cache_ttl(), SystemTime::now());
         let make = move |request: &StatsRequest, response| {
             let body = render(request, response, now)?;
@@ -182,7 +200,7 @@ impl Stats {
             Ok(text) => SearchResponse::parse(text),
             Err(error) => Err(error),
         };
-        searched.map_err(|error| blame_the_field(error, query))
+        searched.map_err(|error| name_the_index(blame_the_field(error, query), query))
     }
 
     /// The 400 for a histogram Elasticsearch refused as too many buckets (possible only when
@@ -250,6 +268,18 @@ fn how_many(count: f64) -> String {
         format!("{count:.0}")
     } else {
         format!("{count:.1e}")
+    }
+}
+
+/// A missing index the caller named is theirs to hear of; one from `ES_INDEX` is the
+/// configuration's, which the client is not told the name of.
+fn name_the_index(error: Error, query: &StatsQuery) -> Error {
+    match error {
+        Error::IndexNotFound { reason, .. } => Error::IndexNotFound {
+            reason,
+            requested: query.index.clone(),
+        },
+        other => other,
     }
 }
 

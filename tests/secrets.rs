@@ -2,6 +2,11 @@
 //! key, each a marker string used nowhere else, through a success and every kind of failure.
 //! Everything a caller or an operator could see (every log line, response body and header, and
 //! /metrics) is searched for the markers, and for the encodings they travel in.
+//!
+//! And a client learns nothing of the service: no answer's body, on any door, names the address
+//! of Elasticsearch or of the proxies in front of it, the user, the roles Elasticsearch names
+//! when it refuses, the `ES_INDEX_ALLOW` patterns, the configured index, or an upstream's error
+//! page.
 
 mod support;
 
@@ -12,7 +17,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use support::doors::{Doors, KNATIVE, KUBELESS};
 use support::nginx::{ProxyAuth, TlsProxy};
 use support::server::delaying_proxy;
-use support::{TestIndex, error_type, run};
+use support::{TestIndex, error_type, es_host, run};
 
 const CLI: &str = env!("CARGO_BIN_EXE_wx-stats");
 const LAMBDA: &str = env!("CARGO_BIN_EXE_wx-stats-lambda");
@@ -118,13 +123,31 @@ struct Scenario {
     cli: Vec<(Vec<String>, i32)>,
 }
 
-/// Everything anyone could see, gathered from every door; searched once at the end.
+/// Everything anyone could see, gathered from every door; searched once at the end. `bodies`
+/// holds what clients were sent, each after its label.
 #[derive(Default)]
-struct Seen(String);
+struct Seen(String, String);
 
 impl Seen {
     fn add(&mut self, label: &str, text: &str) {
         self.0.push_str(&format!("\n===== {label}\n{text}"));
+    }
+
+    fn add_body(&mut self, label: &str, body: &str) {
+        self.1.push_str(&format!("\n===== {label}\n{body}"));
+    }
+}
+
+/// Fails the test at the first of `forbidden` found in `text`, showing where.
+fn assert_none_in(text: &str, forbidden: &[String], what: &str) {
+    for needle in forbidden {
+        if let Some(at) = text.find(needle.as_str()) {
+            let start = text[..at].rfind("\n=====").unwrap_or(0);
+            panic!(
+                "{needle:?} was shown {what}:\n{}",
+                &text[start..(at + needle.len() + 300).min(text.len())]
+            );
+        }
     }
 }
 
@@ -152,6 +175,7 @@ async fn exchange(base: &str, call: &Call, door: &str, seen: &mut Seen) {
         assert_eq!(error_type(&body, status), expected, "{label}");
     }
     seen.add(&label, &format!("{status}\n{headers}\n{body}"));
+    seen.add_body(&label, &body);
 }
 
 async fn run_scenario(scenario: &Scenario, seen: &mut Seen) {
@@ -194,6 +218,26 @@ fn with(mut env: Vec<(String, String)>, more: &[(&str, &str)]) -> Vec<(String, S
     env
 }
 
+/// A role Elasticsearch names when it refuses a search, unique to this run and kind.
+fn role_marker(kind: Kind) -> String {
+    format!("role-marker-{kind:?}-{}", std::process::id())
+}
+
+/// Elasticsearch 8's and 9's answer to a user whose roles do not allow the search.
+fn security_exception(role: &str) -> String {
+    let reason = format!(
+        "action [indices:data/read/search] is unauthorized for user [{USERNAME}] with effective \
+         roles [{role}] on indices [wx-rtbeat-2026.11], this action is granted by the index \
+         privileges [read,all]"
+    );
+    serde_json::json!({
+        "error": {"root_cause": [{"type": "security_exception", "reason": reason}],
+                  "type": "security_exception", "reason": reason},
+        "status": 403,
+    })
+    .to_string()
+}
+
 async fn never_shown(kind: Kind) {
     let markers = Markers::new(kind);
     let label = format!("secrets-{kind:?}").to_lowercase();
@@ -202,19 +246,28 @@ async fn never_shown(kind: Kind) {
     let keyword = TestIndex::create_unaggregatable(&format!("{label}-keyword")).await;
     keyword.add(&[(Duration::from_secs(300), 65.0)]).await;
     let proxy = TlsProxy::start(markers.proxy_auth()).await;
+    let role = role_marker(kind);
+    let forbidding = TlsProxy::forbidding(markers.proxy_auth(), &security_exception(&role)).await;
     let slow = delaying_proxy(proxy.address.clone(), Duration::from_secs(3)).await;
     let ca = proxy.ca_cert.to_str().unwrap().to_string();
+    let forbidding_ca = forbidding.ca_cert.to_str().unwrap().to_string();
+    // The allowed patterns, with one no request names: a marker no answer may show.
+    let allow_marker = format!("allow-marker-{}", std::process::id());
+    let allow = format!("wx-rtbeat-test-*,{allow_marker}-*");
+    let missing = format!("wx-rtbeat-test-missing-marker-{}", std::process::id());
 
-    let base = |url: &str, secret: &str| {
+    let env_for = |url: &str, ca: &str, secret: &str, es_index: &str| {
         with(
             markers.env(secret),
             &[
                 ("ES_URL", url),
-                ("ES_CA_CERT", &ca),
-                ("ES_INDEX", &index.name),
+                ("ES_CA_CERT", ca),
+                ("ES_INDEX", es_index),
+                ("ES_INDEX_ALLOW", &allow),
             ],
         )
     };
+    let base = |url: &str, secret: &str| env_for(url, &ca, secret, &index.name);
     let failing = |name, env, status, error, cli_code| Scenario {
         name,
         env,
@@ -229,6 +282,7 @@ async fn never_shown(kind: Kind) {
                 get("/", 200, None),
                 get("/?format=csv", 200, None),
                 get("/?hours=banana", 400, Some("invalid_parameter")),
+                get("/?index=not-allowed", 400, Some("invalid_parameter")),
                 get(
                     format!("/?index={}", keyword.name),
                     502,
@@ -262,7 +316,21 @@ async fn never_shown(kind: Kind) {
             "credentials refused",
             base(&proxy.url, &markers.wrong),
             502,
-            "elasticsearch_auth_refused",
+            "elasticsearch_refused",
+            1,
+        ),
+        failing(
+            "search forbidden",
+            env_for(&forbidding.url, &forbidding_ca, &markers.right, &index.name),
+            502,
+            "elasticsearch_refused",
+            1,
+        ),
+        failing(
+            "configured index missing",
+            env_for(&proxy.url, &ca, &markers.right, &missing),
+            404,
+            "index_not_found",
             1,
         ),
         failing(
@@ -311,19 +379,35 @@ async fn never_shown(kind: Kind) {
         "no trace or debug lines were logged:{}",
         seen.0
     );
-    for secret in markers.forbidden() {
-        if let Some(at) = seen.0.find(&secret) {
-            let start = seen.0[..at].rfind("\n=====").unwrap_or(0);
-            panic!(
-                "{secret:?} was shown:\n{}",
-                &seen.0[start..(at + secret.len() + 300).min(seen.0.len())]
-            );
-        }
+    assert_none_in(&seen.0, &markers.forbidden(), "");
+
+    // What the service knows of itself stays in its logs: no body names it.
+    let insides = [
+        proxy.address.clone(),
+        forbidding.address.clone(),
+        slow.clone(),
+        "127.0.0.1:1".to_string(),
+        es_host(),
+        USERNAME.to_string(),
+        role.clone(),
+        allow_marker.clone(),
+        missing.clone(),
+        "unauthorized".to_string(),
+        "nginx".to_string(),
+        "<html".to_string(),
+    ];
+    assert_none_in(&seen.1, &insides, "in an answer's body");
+    // ... and the logs have what the bodies leave out, for the operator.
+    for inside in [&proxy.address, &role, &missing] {
+        assert!(seen.0.contains(inside.as_str()), "no log names {inside}");
     }
     eprintln!(
-        "{kind:?}: searched {} bytes from {} sources; no secret shown",
+        "{kind:?}: searched {} bytes from {} sources; no secret shown; {} bytes of {} bodies \
+         name nothing of the service",
         seen.0.len(),
-        seen.0.matches("\n=====").count()
+        seen.0.matches("\n=====").count(),
+        seen.1.len(),
+        seen.1.matches("\n=====").count()
     );
 }
 

@@ -1,6 +1,8 @@
 //! HTTPS and basic authentication through a real nginx in front of the test Elasticsearch. With
-//! the CA and the right password every door answers with data; without the CA, or with a wrong
-//! password, every door answers 502 saying which of the two failed.
+//! the CA and the right password every door answers with data; without the CA, with a wrong
+//! password, or with credentials whose roles may not search (403), every door answers 502
+//! saying which of these failed, and nothing more: the address, the user, the roles and
+//! Elasticsearch's words are in the door's log line for the call, never in the answer.
 
 mod support;
 
@@ -95,8 +97,82 @@ async fn with_the_ca_and_the_password_every_door_answers_with_data() {
     }
 }
 
+/// What each HTTP door answered to one failing call, and the log line it wrote for it.
+struct Failed {
+    door: &'static str,
+    body: String,
+    reason: String,
+    logged: String,
+}
+
+/// `GET /` on each HTTP door started with `env`, each call with its own request id: each must
+/// fail with `status` and `expected_type`. Returns what the client was told and the door's log
+/// line for that call (found by its request id), where the whole story must be.
+async fn failing_doors(env: &[(&str, &str)], status: u16, expected_type: &str) -> Vec<Failed> {
+    let doors = Doors::start(env).await;
+    let client = reqwest::Client::new();
+    let mut answers = Vec::new();
+    for (door, url) in doors.functions() {
+        let request_id = format!("tls-test-{door}-{}", std::process::id());
+        let response = client
+            .get(&url)
+            .header("x-request-id", &request_id)
+            .send()
+            .await
+            .unwrap();
+        let (got, _, body) = support::read(response).await;
+        assert_eq!(got, status, "{door}: {body}");
+        let reason = reason_of(&body, status, expected_type);
+        answers.push((door, request_id, body, reason));
+    }
+    // The Lambda runtime writes its lines as it goes: let the last ones land.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let logs = [
+        doors.kubeless.log(),
+        doors.knative.log(),
+        doors.lambda.function_log(),
+    ];
+    answers
+        .into_iter()
+        .zip(logs)
+        .map(|((door, request_id, body, reason), log)| {
+            let logged = log
+                .lines()
+                .find(|line| line.contains(&request_id) && line.contains("request failed"))
+                .unwrap_or_else(|| panic!("{door}: no failure line for {request_id} in:\n{log}"))
+                .to_string();
+            Failed {
+                door,
+                body,
+                reason,
+                logged,
+            }
+        })
+        .collect()
+}
+
+/// Nothing of the service's own reaches a client: not the address of Elasticsearch (or of the
+/// proxy in front of it), nor the user, nor the variables that hold the credentials.
+fn assert_tells_nothing_of_the_service(failed: &Failed, proxy: &TlsProxy) {
+    for inside in [
+        proxy.address.as_str(),
+        "127.0.0.1",
+        USERNAME,
+        "ES_",
+        "nginx",
+        "<html",
+    ] {
+        assert!(
+            !failed.body.contains(inside),
+            "{}: {inside} in {}",
+            failed.door,
+            failed.body
+        );
+    }
+}
+
 #[tokio::test]
-async fn without_the_ca_every_door_says_certificate_verification_failed() {
+async fn without_the_ca_every_door_says_tls_failed_and_its_log_says_why() {
     let proxy = basic_auth_proxy().await;
     let env = env(&proxy, "wx-rtbeat-*", PASSWORD, false);
 
@@ -108,40 +184,137 @@ async fn without_the_ca_every_door_says_certificate_verification_failed() {
         stderr(&output)
     );
 
-    for (door, status, body) in http_doors(&env).await {
-        assert_eq!(status, 502, "{door}: {body}");
-        let reason = reason_of(&body, 502, "elasticsearch_tls_error");
-        eprintln!("{door}: {reason}");
-        assert!(
-            reason.contains("certificate verification failed") && reason.contains("ES_CA_CERT"),
-            "{door}: {reason}"
+    for failed in failing_doors(&env, 502, "elasticsearch_tls_error").await {
+        eprintln!(
+            "{}: told {:?}; logged {}",
+            failed.door, failed.reason, failed.logged
         );
-        assert!(reason.contains(&proxy.url), "{door}: {reason}");
+        assert_eq!(
+            failed.reason, "TLS with Elasticsearch failed",
+            "{}",
+            failed.door
+        );
+        assert_tells_nothing_of_the_service(&failed, &proxy);
+        let logged = &failed.logged;
+        assert!(
+            logged.contains("certificate verification failed")
+                && logged.contains("ES_CA_CERT")
+                && logged.contains(&proxy.url),
+            "{}: {logged}",
+            failed.door
+        );
     }
 }
 
 #[tokio::test]
-async fn a_wrong_password_is_refused_authentication_and_never_echoed() {
+async fn a_wrong_password_is_refused_and_never_echoed() {
     let proxy = basic_auth_proxy().await;
     let env = env(&proxy, "wx-rtbeat-*", WRONG_PASSWORD, true);
 
     let output = run(CLI, &[], &env);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert!(
-        stderr(&output).contains("refused authentication (401)"),
+        stderr(&output).contains("refused the search (401)"),
         "{}",
         stderr(&output)
     );
     assert!(!stderr(&output).contains(WRONG_PASSWORD));
 
-    for (door, status, body) in http_doors(&env).await {
-        assert_eq!(status, 502, "{door}: {body}");
-        let reason = reason_of(&body, 502, "elasticsearch_auth_refused");
-        eprintln!("{door}: {reason}");
-        assert!(
-            reason.contains("refused authentication (401)") && reason.contains("ES_PASSWORD"),
-            "{door}: {reason}"
+    for failed in failing_doors(&env, 502, "elasticsearch_refused").await {
+        eprintln!(
+            "{}: told {:?}; logged {}",
+            failed.door, failed.reason, failed.logged
         );
-        assert!(!body.contains(WRONG_PASSWORD), "{door}: {body}");
+        assert_eq!(
+            failed.reason, "Elasticsearch refused the service's credentials (401)",
+            "{}",
+            failed.door
+        );
+        assert_tells_nothing_of_the_service(&failed, &proxy);
+        assert!(
+            failed.logged.contains("(401)") && failed.logged.contains("ES_PASSWORD"),
+            "{}: {}",
+            failed.door,
+            failed.logged
+        );
+        assert!(!failed.logged.contains(WRONG_PASSWORD), "{}", failed.logged);
+    }
+}
+
+/// A role that may not search, as a secured Elasticsearch names it when it refuses.
+const ROLE: &str = "wx-role-without-read";
+
+/// Elasticsearch 8's and 9's answer to a user whose roles do not allow the search.
+fn security_exception() -> String {
+    let reason = format!(
+        "action [indices:data/read/search] is unauthorized for user [{USERNAME}] with effective \
+         roles [{ROLE}] on indices [wx-rtbeat-2026.11], this action is granted by the index \
+         privileges [read,all]"
+    );
+    serde_json::json!({
+        "error": {
+            "root_cause": [{"type": "security_exception", "reason": reason}],
+            "type": "security_exception",
+            "reason": reason,
+        },
+        "status": 403,
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn a_403_is_elasticsearch_refused_without_elasticsearchs_text() {
+    let proxy = TlsProxy::forbidding(
+        ProxyAuth::Basic {
+            username: USERNAME.to_string(),
+            password: PASSWORD.to_string(),
+        },
+        &security_exception(),
+    )
+    .await;
+    let env = env(&proxy, "wx-rtbeat-*", PASSWORD, true);
+
+    // The operator, on the command line, sees it all.
+    let output = run(CLI, &[], &env);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("(403)") && stderr(&output).contains(ROLE),
+        "{}",
+        stderr(&output)
+    );
+
+    for failed in failing_doors(&env, 502, "elasticsearch_refused").await {
+        eprintln!(
+            "{}: told {:?}; logged {}",
+            failed.door, failed.reason, failed.logged
+        );
+        assert_eq!(
+            failed.reason,
+            "Elasticsearch does not allow the service's credentials this search (403)",
+            "{}",
+            failed.door
+        );
+        assert_tells_nothing_of_the_service(&failed, &proxy);
+        for elasticsearchs in [
+            ROLE,
+            "unauthorized",
+            "security_exception",
+            "wx-rtbeat-2026.11",
+        ] {
+            assert!(
+                !failed.body.contains(elasticsearchs),
+                "{}: {elasticsearchs} in {}",
+                failed.door,
+                failed.body
+            );
+        }
+        assert!(
+            failed.logged.contains("(403)")
+                && failed.logged.contains(ROLE)
+                && failed.logged.contains(&proxy.url),
+            "{}: {}",
+            failed.door,
+            failed.logged
+        );
     }
 }

@@ -236,3 +236,67 @@ fn debug_never_shows_secrets() {
     );
     assert!(shown.contains("***"));
 }
+
+#[test]
+fn an_address_that_cannot_be_parsed_never_shows_a_password_it_may_hold() {
+    for (variable, bad) in [
+        ("ES_URL", "http://user:s3cret@[bad"),
+        ("ES_URL", "http://user:s3cret@es:notaport"),
+        ("ES_URL", "https://es:9200,http://user:s3cret@[bad"),
+        // A comma in the password splits it into two "nodes"; neither may be shown.
+        ("ES_URL", "http://user:s3c,ret@es:9200"),
+        ("ES_URL", "http://user:s3cret@"),
+        ("HOST", "user:s3cret@[bad"),
+    ] {
+        match config(&[(variable, bad)]) {
+            Err(error @ Error::Config { variable: v, .. }) => {
+                assert_eq!(v, variable, "{bad}");
+                let message = error.to_string();
+                for part in ["s3cret", "s3c", "ret@", "user"] {
+                    assert!(!message.contains(part), "{bad}: {message}");
+                }
+            }
+            other => panic!("{bad}: expected a config error, got {other:?}"),
+        }
+    }
+    // Without an `@` there is nothing to hide, and the value helps find the typo.
+    match config(&[("ES_URL", "http://es:notaport")]) {
+        Err(error) => assert!(error.to_string().contains("es:notaport"), "{error}"),
+        other => panic!("expected a config error, got {other:?}"),
+    }
+}
+
+#[test]
+fn credentials_over_plain_http_are_found_with_their_variable_and_the_nodes() {
+    let plain = config(&[
+        ("ES_URL", "http://es1:9200,https://es2:9200"),
+        ("ES_API_KEY", "a2V5"),
+    ])
+    .unwrap();
+    assert_eq!(
+        plain.credentials_over_plain_http(),
+        Some(PlainHttpCredentials {
+            variable: "ES_API_KEY",
+            nodes: "http://es1:9200".into(),
+        })
+    );
+    let host = config(&[
+        ("HOST", "es:9200"),
+        ("ES_USERNAME", "elastic"),
+        ("ES_PASSWORD", "hunter2"),
+    ])
+    .unwrap();
+    let found = host.credentials_over_plain_http().unwrap();
+    assert_eq!(
+        (found.variable, found.nodes.as_str()),
+        ("ES_PASSWORD", "http://es:9200")
+    );
+    let tls = config(&[("ES_URL", "https://es:9200"), ("ES_API_KEY", "a2V5")]).unwrap();
+    assert_eq!(tls.credentials_over_plain_http(), None);
+    assert_eq!(
+        config(&[("HOST", "es:9200")])
+            .unwrap()
+            .credentials_over_plain_http(),
+        None
+    );
+}

@@ -259,10 +259,9 @@ impl IntoResponse for Error {
             let retry = HeaderValue::from_static(RETRY_AFTER_SECONDS);
             response.headers_mut().insert(header::RETRY_AFTER, retry);
         }
-        // Logged by the call's identity layer, which knows the request id. A shed call is
-        // already counted and has its `call` line; a warning for each would flood the log just
-        // when the process is busiest.
-        if status.is_server_error() && !matches!(self, Error::Overloaded(_)) {
+        // The body has the client's reason; the whole text, which names the host and what
+        // Elasticsearch said, is logged by the call's identity layer, which knows the request id.
+        if self.is_logged() {
             response.extensions_mut().insert(Failure(self.to_string()));
         }
         response

@@ -138,6 +138,26 @@ fn indices_stay_inside_the_allowed_pattern() {
 }
 
 #[test]
+fn a_refused_index_is_told_without_the_allowed_patterns() {
+    let allowed = "wx-rtbeat-*,private-archive-*";
+    let refused = StatsRequest::parse(&[("index".into(), "other".into())], None, allowed);
+    match refused {
+        Err(error @ Error::BadRequest { .. }) => {
+            let body = error.to_json().to_string();
+            assert!(
+                !body.contains("wx-rtbeat") && !body.contains("private-archive"),
+                "{body}"
+            );
+            assert!(
+                error.reason().contains("\"other\" is not an index"),
+                "{body}"
+            );
+        }
+        other => panic!("expected a 400, got {other:?}"),
+    }
+}
+
+#[test]
 fn format_from_parameter_or_accept() {
     assert_eq!(parse(&[]).unwrap().format, Format::Es);
     assert_eq!(parse(&[("format", "csv")]).unwrap().format, Format::Csv);

@@ -109,6 +109,19 @@ impl TlsProxy {
     /// Writes a CA, a certificate for 127.0.0.1 and localhost, and a config that proxies to
     /// the test Elasticsearch, then starts nginx and waits until it accepts connections.
     pub async fn start(auth: ProxyAuth) -> TlsProxy {
+        Self::start_with(auth, None).await
+    }
+
+    /// The same, but what passes authentication is answered 403 with `body` (JSON), as a
+    /// secured Elasticsearch answers a user whose roles do not allow the search: the
+    /// authentication is checked first, as Elasticsearch checks it, and then refused by an
+    /// upstream of nginx's own (a second server on a Unix socket) instead of the test
+    /// Elasticsearch, which runs without security.
+    pub async fn forbidding(auth: ProxyAuth, body: &str) -> TlsProxy {
+        Self::start_with(auth, Some(body)).await
+    }
+
+    async fn start_with(auth: ProxyAuth, forbidden: Option<&str>) -> TlsProxy {
         let nginx = Nginx::prepare("tls");
         let (dir, port) = (&nginx.dir, nginx.port);
         let ca_cert = write_certificates(dir);
@@ -131,10 +144,25 @@ impl TlsProxy {
             ),
         };
         let d = dir.display();
-        let upstream = es_url();
+        let (upstream, forbidding) = match forbidden {
+            // Single quotes: nginx's string, around JSON's double quotes.
+            Some(body) => (
+                format!("http://unix:{d}/forbidding.sock:"),
+                format!(
+                    "  server {{
+    listen unix:{d}/forbidding.sock;
+    default_type application/json;
+    location / {{
+      return 403 '{body}';
+    }}
+  }}\n"
+                ),
+            ),
+            None => (es_url(), String::new()),
+        };
         let http = format!(
             "  access_log {d}/access.log;
-  server {{
+{forbidding}  server {{
     listen 127.0.0.1:{port} ssl;
     ssl_certificate {d}/server.pem;
     ssl_certificate_key {d}/server.key;

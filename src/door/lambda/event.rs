@@ -165,14 +165,14 @@ fn unreadable_event_response(origin: &RequestOrigin) -> Result<Value, serde_json
 async fn invoke_directly(router: Router, request: axum::http::Result<Request<Body>>) -> Value {
     let response = match request {
         Ok(request) => router.oneshot(request).await,
-        Err(e) => return Error::Internal(format!("cannot build the request: {e}")).to_json(),
+        Err(e) => return outside_the_router(format!("cannot build the request: {e}")),
     };
     let Ok(response) = response;
     let is_json = response.headers().get(header::CONTENT_TYPE)
         == Some(&HeaderValue::from_static("application/json"));
     let bytes = match response.into_body().collect().await {
         Ok(collected) => collected.to_bytes(),
-        Err(e) => return Error::Internal(format!("cannot read the response: {e}")).to_json(),
+        Err(e) => return outside_the_router(format!("cannot read the response: {e}")),
     };
     // JSON answers (the stats or an error) are returned as JSON; CSV or SVG as a JSON string.
     let text = || Value::String(String::from_utf8_lossy(&bytes).into_owned());
@@ -181,6 +181,14 @@ async fn invoke_directly(router: Router, request: axum::http::Result<Request<Bod
     } else {
         text()
     }
+}
+
+/// A failure before or after the Router, which logs its own: logged here with its whole text,
+/// and answered with the client's reason.
+fn outside_the_router(detail: String) -> Value {
+    let error = Error::Internal(detail);
+    tracing::warn!(%error, "request failed");
+    error.to_json()
 }
 
 /// EventBridge's scheduled events: `"source": "aws.events"`, `"detail-type": "Scheduled Event"`.

@@ -191,20 +191,25 @@ async fn a_panic_is_500_with_the_error_shape() {
 }
 
 #[tokio::test]
-async fn an_elasticsearch_rejection_is_502_with_its_reason() {
+async fn an_elasticsearch_rejection_is_502_with_its_type_and_its_text_for_the_log() {
     let error = Error::Elasticsearch {
         status: 400,
         es_type: "illegal_argument_exception".into(),
         reason: "Field [x] is not numeric".into(),
     };
     let response = error.into_response();
+    let logged = response.extensions().get::<Failure>().map(|f| f.0.clone());
+    assert!(
+        logged.is_some_and(|line| line.contains("Field [x] is not numeric")),
+        "the log line keeps Elasticsearch's text"
+    );
     let status = response.status();
     let headers = response.headers().clone();
     let body = response.into_body().collect().await.unwrap().to_bytes();
     let body = String::from_utf8(body.to_vec()).unwrap();
     assert_eq!(status, StatusCode::BAD_GATEWAY);
     assert_error_shape(status, &headers, &body, "illegal_argument_exception");
-    assert!(body.contains("Field [x] is not numeric"), "{body}");
+    assert!(!body.contains("Field [x]"), "{body}");
 }
 
 #[tokio::test]
