@@ -7,6 +7,7 @@ pub mod doors;
 pub mod emulator;
 pub mod encoding;
 pub mod histogram;
+pub mod hostile;
 pub mod inprocess;
 pub mod load;
 pub mod nginx;
