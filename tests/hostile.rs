@@ -177,8 +177,10 @@ async fn trickled_bodies_hold_no_slot_and_are_answered_408() {
     }
 }
 
-/// A reader that takes nothing of a large answer is disconnected after the send timeout, and
-/// the door lets go of its socket and its answer.
+/// A reader that takes nothing of a large answer is disconnected within the send timeout, and
+/// the door lets go of its socket and its answer: whichever deadline comes first closes it, the
+/// idle timeout once the kernel has taken the whole answer (as Linux's autotuned buffers do on
+/// loopback), or the send timeout while a write waits (`src/http/stall.rs`' own tests).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "hostile clients: run alone by tests/run, one at a time"]
 async fn readers_that_stall_are_disconnected() {

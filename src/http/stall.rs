@@ -110,3 +110,50 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for SendDeadline<IO> {
         Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt, duplex};
+
+    use super::*;
+
+    const LIMIT: Duration = Duration::from_millis(300);
+
+    /// A pipe that holds 64 bytes, whose reader takes nothing: the write fails at the limit.
+    #[tokio::test]
+    async fn a_write_that_makes_no_progress_fails_at_the_limit() {
+        let (ours, _reader) = duplex(64);
+        let mut guarded = SendDeadline::new(ours, LIMIT);
+        let started = Instant::now();
+        let written = tokio::time::timeout(Duration::from_secs(5), guarded.write_all(&[7; 4096]))
+            .await
+            .expect("the write must fail at the limit, not wait for ever");
+        let error = written.expect_err("nothing was read, so the write cannot succeed");
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+        assert!(started.elapsed() >= LIMIT, "{:?}", started.elapsed());
+    }
+
+    /// A reader that takes 64 bytes every 100 ms, a third of the limit, is never cut off.
+    #[tokio::test]
+    async fn a_slow_reader_that_keeps_reading_is_served_whole() {
+        let (ours, mut reader) = duplex(64);
+        let mut guarded = SendDeadline::new(ours, LIMIT);
+        let reading = tokio::spawn(async move {
+            let (mut total, mut chunk) = (0, [0u8; 64]);
+            while let Ok(n) = reader.read(&mut chunk).await {
+                if n == 0 {
+                    break;
+                }
+                total += n;
+                tokio::time::sleep(LIMIT / 3).await;
+            }
+            total
+        });
+        guarded.write_all(&[7; 1024]).await.unwrap();
+        guarded.shutdown().await.unwrap();
+        drop(guarded);
+        assert_eq!(reading.await.unwrap(), 1024);
+    }
+}
