@@ -497,3 +497,54 @@ async fn slow_readers_of_the_largest_answers_stay_within_the_ceiling() {
         assert!(peak < CEILING_MIB, "{peak:.1} MiB");
     }
 }
+
+/// HTTP/2 without TLS (h2c, as Knative's queue-proxy speaks it): the door's SETTINGS cap a
+/// connection's concurrent streams at `MAX_IN_FLIGHT`, so one connection cannot open more calls
+/// than the door runs at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "hostile clients: run alone by tests/run, one at a time"]
+async fn http2_streams_per_connection_are_capped_at_max_in_flight() {
+    let bed = bed("h2-streams").await;
+    for binary in [KUBELESS, KNATIVE] {
+        let door = door(&bed, binary, &[]).await;
+        let mut stream = connect(door.port, None).await;
+        // The client's preface and an empty SETTINGS frame.
+        stream
+            .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+            .await
+            .unwrap();
+        let settings = tokio::time::timeout(Duration::from_secs(5), server_settings(&mut stream))
+            .await
+            .expect("the door sent its SETTINGS");
+        println!("{}: the door's HTTP/2 SETTINGS: {settings:?}", name(binary));
+        // SETTINGS_MAX_CONCURRENT_STREAMS is setting 0x3.
+        let streams = settings
+            .iter()
+            .find(|(id, _)| *id == 3)
+            .map(|(_, value)| *value);
+        assert_eq!(streams, Some(100), "MAX_IN_FLIGHT=100: {settings:?}");
+    }
+}
+
+/// The first SETTINGS frame the server sends: its (identifier, value) pairs.
+async fn server_settings(stream: &mut tokio::net::TcpStream) -> Vec<(u16, u32)> {
+    loop {
+        let mut head = [0u8; 9];
+        stream.read_exact(&mut head).await.unwrap();
+        let length = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+        let mut payload = vec![0u8; length];
+        stream.read_exact(&mut payload).await.unwrap();
+        // A SETTINGS frame (type 4) that is not an acknowledgement (flag 1).
+        if head[3] == 4 && head[4] & 1 == 0 {
+            return payload
+                .chunks(6)
+                .map(|s| {
+                    (
+                        u16::from_be_bytes([s[0], s[1]]),
+                        u32::from_be_bytes([s[2], s[3], s[4], s[5]]),
+                    )
+                })
+                .collect();
+        }
+    }
+}
