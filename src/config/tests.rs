@@ -3,7 +3,8 @@ use std::collections::HashMap;
 
 use super::*;
 
-fn config(vars: &[(&str, &str)]) -> Result<Config, Error> {
+/// The configuration `vars` give, as the environment would (also used by `secrets`' tests).
+pub(super) fn config(vars: &[(&str, &str)]) -> Result<Config, Error> {
     let map: HashMap<String, String> = vars
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))

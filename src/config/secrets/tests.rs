@@ -1,7 +1,7 @@
 //! Secrets from variables and from files, through real files in a directory of the test's own.
-use std::collections::HashMap;
 use std::path::PathBuf;
 
+use crate::config::tests::config;
 use crate::config::{Config, Credentials};
 use crate::error::Error;
 
@@ -28,14 +28,6 @@ impl Drop for Dir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-fn config(vars: &[(&str, &str)]) -> Result<Config, Error> {
-    let map: HashMap<String, String> = vars
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    Config::from_lookup(|k| map.get(k).cloned())
 }
 
 /// The variable and the message of the config error `vars` give.
