@@ -151,6 +151,26 @@ async fn failing_doors(env: &[(&str, &str)], status: u16, expected_type: &str) -
         .collect()
 }
 
+/// Every door's 502 of `expected_type`, each telling the caller `reason` and nothing of the
+/// service; printed, with what its log line kept, for the per-case checks of the log.
+async fn doors_told(
+    env: &[(&str, &str)],
+    proxy: &TlsProxy,
+    expected_type: &str,
+    reason: &str,
+) -> Vec<Failed> {
+    let failures = failing_doors(env, 502, expected_type).await;
+    for failed in &failures {
+        eprintln!(
+            "{}: told {:?}; logged {}",
+            failed.door, failed.reason, failed.logged
+        );
+        assert_eq!(failed.reason, reason, "{}", failed.door);
+        assert_tells_nothing_of_the_service(failed, proxy);
+    }
+    failures
+}
+
 /// Nothing of the service's own reaches a client: not the address of Elasticsearch (or of the
 /// proxy in front of it), nor the user, nor the variables that hold the credentials.
 fn assert_tells_nothing_of_the_service(failed: &Failed, proxy: &TlsProxy) {
@@ -184,17 +204,14 @@ async fn without_the_ca_every_door_says_tls_failed_and_its_log_says_why() {
         stderr(&output)
     );
 
-    for failed in failing_doors(&env, 502, "elasticsearch_tls_error").await {
-        eprintln!(
-            "{}: told {:?}; logged {}",
-            failed.door, failed.reason, failed.logged
-        );
-        assert_eq!(
-            failed.reason, "TLS with Elasticsearch failed",
-            "{}",
-            failed.door
-        );
-        assert_tells_nothing_of_the_service(&failed, &proxy);
+    for failed in doors_told(
+        &env,
+        &proxy,
+        "elasticsearch_tls_error",
+        "TLS with Elasticsearch failed",
+    )
+    .await
+    {
         let logged = &failed.logged;
         assert!(
             logged.contains("certificate verification failed")
@@ -220,17 +237,14 @@ async fn a_wrong_password_is_refused_and_never_echoed() {
     );
     assert!(!stderr(&output).contains(WRONG_PASSWORD));
 
-    for failed in failing_doors(&env, 502, "elasticsearch_refused").await {
-        eprintln!(
-            "{}: told {:?}; logged {}",
-            failed.door, failed.reason, failed.logged
-        );
-        assert_eq!(
-            failed.reason, "Elasticsearch refused the service's credentials (401)",
-            "{}",
-            failed.door
-        );
-        assert_tells_nothing_of_the_service(&failed, &proxy);
+    for failed in doors_told(
+        &env,
+        &proxy,
+        "elasticsearch_refused",
+        "Elasticsearch refused the service's credentials (401)",
+    )
+    .await
+    {
         assert!(
             failed.logged.contains("(401)") && failed.logged.contains("ES_PASSWORD"),
             "{}: {}",
@@ -283,18 +297,14 @@ async fn a_403_is_elasticsearch_refused_without_elasticsearchs_text() {
         stderr(&output)
     );
 
-    for failed in failing_doors(&env, 502, "elasticsearch_refused").await {
-        eprintln!(
-            "{}: told {:?}; logged {}",
-            failed.door, failed.reason, failed.logged
-        );
-        assert_eq!(
-            failed.reason,
-            "Elasticsearch does not allow the service's credentials this search (403)",
-            "{}",
-            failed.door
-        );
-        assert_tells_nothing_of_the_service(&failed, &proxy);
+    for failed in doors_told(
+        &env,
+        &proxy,
+        "elasticsearch_refused",
+        "Elasticsearch does not allow the service's credentials this search (403)",
+    )
+    .await
+    {
         for elasticsearchs in [
             ROLE,
             "unauthorized",
