@@ -8,7 +8,9 @@ use elasticsearch::http::Url;
 
 use crate::error::Error;
 
+mod env;
 mod secrets;
+pub use env::Env;
 pub use secrets::Secret;
 use secrets::{credentials, read_secret_file};
 
@@ -119,42 +121,45 @@ impl Config {
     /// Reads the configuration through `lookup`, usually `|k| std::env::var(k).ok()`, and the
     /// files `ES_PASSWORD_FILE` or `ES_API_KEY_FILE` name from the file system.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
-        Self::from_lookup_with_files(lookup, read_secret_file)
+        Self::from_env(&Env::new(lookup))
     }
 
-    /// [`Config::from_lookup`], reading secret files through `read`: the file system is the
+    /// Reads the configuration from `env`, and the files `ES_PASSWORD_FILE` or
+    /// `ES_API_KEY_FILE` name from the file system.
+    pub fn from_env(env: &Env) -> Result<Self, Error> {
+        Self::from_env_with_files(env, read_secret_file)
+    }
+
+    /// [`Config::from_env`], reading secret files through `read`: the file system is the
     /// one thing configuration touches besides the variables, so it stays at this edge.
-    pub(crate) fn from_lookup_with_files(
-        lookup: impl Fn(&str) -> Option<String>,
+    pub(crate) fn from_env_with_files(
+        env: &Env,
         read: impl Fn(&Path) -> std::io::Result<String>,
     ) -> Result<Self, Error> {
-        // An empty variable is treated as unset: container specs often template them to "".
-        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let get = |name: &str| env.get(name);
         Ok(Config {
             endpoint: endpoint(&get)?,
             credentials: credentials(&get, &read)?,
             ca_cert: get("ES_CA_CERT").map(PathBuf::from),
-            timeout: match get("ES_TIMEOUT") {
-                Some(text) => parse_timeout(&text)?,
-                None => DEFAULT_TIMEOUT,
-            },
+            timeout: env
+                .parse("ES_TIMEOUT", parse_duration)?
+                .unwrap_or(DEFAULT_TIMEOUT),
             index: match get("ES_INDEX") {
                 Some(index) => validate_index("ES_INDEX", index)?,
                 None => DEFAULT_INDEX.to_string(),
             },
-            cache_ttl: match get("CACHE_TTL") {
-                Some(text) if text.trim() == "0" => Duration::ZERO,
-                Some(text) => parse_duration("CACHE_TTL", &text)?,
-                None => DEFAULT_CACHE_TTL,
-            },
-            cache_max_bytes: match get("CACHE_MAX_BYTES") {
-                Some(text) => parse_bytes("CACHE_MAX_BYTES", &text)?,
-                None => DEFAULT_CACHE_MAX_BYTES,
-            },
-            max_buckets: match get("MAX_BUCKETS_SERVED") {
-                Some(text) => parse_max_buckets(&text)?,
-                None => DEFAULT_MAX_BUCKETS_SERVED,
-            },
+            cache_ttl: env
+                .parse("CACHE_TTL", |text| match text {
+                    "0" => Ok(Duration::ZERO),
+                    _ => parse_duration(text),
+                })?
+                .unwrap_or(DEFAULT_CACHE_TTL),
+            cache_max_bytes: env
+                .parse("CACHE_MAX_BYTES", parse_bytes)?
+                .unwrap_or(DEFAULT_CACHE_MAX_BYTES),
+            max_buckets: env
+                .parse("MAX_BUCKETS_SERVED", parse_max_buckets)?
+                .unwrap_or(DEFAULT_MAX_BUCKETS_SERVED),
             index_allow: match get("ES_INDEX_ALLOW") {
                 Some(patterns) => validate_index("ES_INDEX_ALLOW", patterns)?,
                 None => DEFAULT_INDEX.to_string(),
@@ -197,23 +202,16 @@ impl Config {
     }
 }
 
-fn config_error(variable: &'static str, reason: impl Into<String>) -> Error {
-    Error::Config {
-        variable,
-        reason: reason.into(),
-    }
-}
-
 fn endpoint(get: &impl Fn(&str) -> Option<String>) -> Result<Endpoint, Error> {
     if let Some(cloud_id) = get("ES_CLOUD_ID") {
         if get("ES_URL").is_some() || get("HOST").is_some() {
-            return Err(config_error(
+            return Err(Error::config(
                 "ES_CLOUD_ID",
                 "set either ES_CLOUD_ID or ES_URL/HOST, not both",
             ));
         }
         elasticsearch::http::transport::CloudId::parse(&cloud_id)
-            .map_err(|e| config_error("ES_CLOUD_ID", format!("not a valid cloud id: {e}")))?;
+            .map_err(|e| Error::config("ES_CLOUD_ID", format!("not a valid cloud id: {e}")))?;
         return Ok(Endpoint::CloudId(cloud_id));
     }
     let (variable, list) = match (get("ES_URL"), get("HOST")) {
@@ -236,7 +234,7 @@ fn endpoint(get: &impl Fn(&str) -> Option<String>) -> Result<Endpoint, Error> {
 fn node_url(variable: &'static str, text: &str, shown: bool) -> Result<Url, Error> {
     let text = match variable {
         "HOST" if text.contains("://") => {
-            return Err(config_error(
+            return Err(Error::config(
                 "HOST",
                 "expected host:port without a scheme; put a full URL in ES_URL",
             ));
@@ -253,17 +251,17 @@ fn node_url(variable: &'static str, text: &str, shown: bool) -> Result<Url, Erro
                  credentials; use ES_USERNAME/ES_PASSWORD or ES_API_KEY)"
             )
         };
-        config_error(variable, reason)
+        Error::config(variable, reason)
     })?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(config_error(
+        return Err(Error::config(
             variable,
             "expected an http:// or https:// address with a host",
         ));
     }
     if url.password().is_some() || !url.username().is_empty() {
         // Credentials in a URL end up in logs and error messages; keep them in their own variables.
-        return Err(config_error(
+        return Err(Error::config(
             variable,
             "must not carry credentials; use ES_USERNAME/ES_PASSWORD or ES_API_KEY",
         ));
@@ -271,14 +269,9 @@ fn node_url(variable: &'static str, text: &str, shown: bool) -> Result<Url, Erro
     Ok(url)
 }
 
-/// Parses `20s`, `1500ms` or plain seconds (`20`), the spellings `ES_TIMEOUT` accepts.
-pub fn parse_timeout(text: &str) -> Result<Duration, Error> {
-    parse_duration("ES_TIMEOUT", text)
-}
-
-/// Parses a duration variable: `20s`, `1500ms` or plain seconds, more than 0 and at most an hour.
-pub fn parse_duration(variable: &'static str, text: &str) -> Result<Duration, Error> {
-    let text = text.trim();
+/// A duration as every duration variable is written: `20s`, `1500ms` or plain seconds, more
+/// than 0 and at most an hour. The error is what is wrong with it.
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let (number, millis_per_unit) = if let Some(n) = text.strip_suffix("ms") {
         (n, 1)
     } else if let Some(n) = text.strip_suffix('s') {
@@ -291,38 +284,28 @@ pub fn parse_duration(variable: &'static str, text: &str) -> Result<Duration, Er
         .parse::<u64>()
         .ok()
         .and_then(|n| n.checked_mul(millis_per_unit))
-        .ok_or_else(|| {
-            config_error(
-                variable,
-                format!("{text:?} is not a duration; use e.g. 20s, 1500ms or 20"),
-            )
-        })?;
+        .ok_or_else(|| format!("{text:?} is not a duration; use e.g. 20s, 1500ms or 20"))?;
     if millis == 0 || millis > 3_600_000 {
-        return Err(config_error(
-            variable,
-            "must be more than 0 and at most 1 hour",
-        ));
+        return Err("must be more than 0 and at most 1 hour".to_string());
     }
     Ok(Duration::from_millis(millis))
 }
 
-/// Parses a size: plain bytes, or a number of `KiB` or `MiB`; at least 1 KiB and at most 4 GiB.
-fn parse_max_buckets(text: &str) -> Result<u64, Error> {
-    text.trim()
-        .parse::<u64>()
+/// A number of buckets from 1 to [`MAX_BUCKETS_SERVED_LIMIT`].
+fn parse_max_buckets(text: &str) -> Result<u64, String> {
+    text.parse::<u64>()
         .ok()
         .filter(|n| (1..=MAX_BUCKETS_SERVED_LIMIT).contains(n))
-        .ok_or_else(|| Error::Config {
-            variable: "MAX_BUCKETS_SERVED",
-            reason: format!(
+        .ok_or_else(|| {
+            format!(
                 "{text:?} is not a number of buckets from 1 to {MAX_BUCKETS_SERVED_LIMIT} (the most \
                  Elasticsearch serves with its default search.max_buckets)"
-            ),
+            )
         })
 }
 
-fn parse_bytes(variable: &'static str, text: &str) -> Result<u64, Error> {
-    let text = text.trim();
+/// A size: plain bytes, or a number of `KiB` or `MiB`; at least 1 KiB and at most 4 GiB.
+fn parse_bytes(text: &str) -> Result<u64, String> {
     let (number, unit) = if let Some(n) = text.strip_suffix("MiB") {
         (n, 1024 * 1024)
     } else if let Some(n) = text.strip_suffix("KiB") {
@@ -337,10 +320,7 @@ fn parse_bytes(variable: &'static str, text: &str) -> Result<u64, Error> {
         .and_then(|n| n.checked_mul(unit))
         .filter(|bytes| (1024..=4 << 30).contains(bytes))
         .ok_or_else(|| {
-            config_error(
-                variable,
-                format!("{text:?} is not a size from 1KiB to 4096MiB; use e.g. 16MiB or 16777216"),
-            )
+            format!("{text:?} is not a size from 1KiB to 4096MiB; use e.g. 16MiB or 16777216")
         })
 }
 
@@ -349,7 +329,7 @@ fn validate_index(variable: &'static str, index: String) -> Result<String, Error
     let bad =
         |c: char| c.is_whitespace() || matches!(c, '/' | '\\' | '?' | '#' | '"' | '<' | '>' | '|');
     if index.chars().any(bad) || index.starts_with(['_', '-', '+']) && index != "_all" {
-        return Err(config_error(
+        return Err(Error::config(
             variable,
             format!("{index:?} is not an index name or pattern"),
         ));

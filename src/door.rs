@@ -1,8 +1,10 @@
-//! The doors' side of start-up and lifecycle, for every door including Lambda: each platform's
-//! variables with its defaults, building the [`Stats`] from the environment, reporting a bad
-//! variable, and serving HTTP until the platform says stop.
+//! The doors' side of start-up and lifecycle, for every door including Lambda: which platform a
+//! process serves, each platform's variables, reporting a bad one, and serving HTTP until the
+//! platform says stop.
 //!
-//! Pure where it can be, like [`crate::config`]: variables come through a lookup function.
+//! An HTTP door is its settings ([`HttpDoor`], read from its platform's variables by
+//! [`kubeless::door`] or [`knative::door`]) served by one starter, [`Platform::serve`]. A new
+//! HTTP door is a function that reads its settings and one [`Platform`] arm.
 
 pub mod knative;
 pub mod kubeless;
@@ -15,20 +17,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+use tracing::Instrument;
 
-use crate::config::parse_duration;
+use crate::config::{Env, parse_duration};
 use crate::error::Error;
 use crate::http::app::{AppState, router};
+use crate::http::identity::CallSettings;
 use crate::http::serve::serve;
-use crate::http::shed::MAX_IN_FLIGHT_LIMIT;
+use crate::http::shed::{DEFAULT_MAX_IN_FLIGHT, MAX_IN_FLIGHT_LIMIT};
 use crate::stats::Stats;
-
-pub use knative::KnativeEnv;
-pub use kubeless::KubelessEnv;
-pub use lambda::LambdaEnv;
+use telemetry::Logs;
 
 /// The platform a process serves, as the one image's entry point (`wx-stats-serve`) tells it
-/// from the variables each platform sets.
+/// from the variables each platform sets; each binary names its own.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Platform {
     /// `AWS_LAMBDA_RUNTIME_API` is set: Lambda's runtime API, as for a Lambda container image.
@@ -44,13 +45,12 @@ pub enum Platform {
 impl Platform {
     /// The platform the variables name, checked in the order above: Lambda first, as nothing
     /// but Lambda's runtime sets its variable.
-    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Platform {
-        let set = |name: &str| lookup(name).is_some_and(|value| !value.is_empty());
-        if set("AWS_LAMBDA_RUNTIME_API") {
+    pub fn of(env: &Env) -> Platform {
+        if env.is_set("AWS_LAMBDA_RUNTIME_API") {
             Platform::Lambda
-        } else if set("K_SERVICE") {
+        } else if env.is_set("K_SERVICE") {
             Platform::Knative
-        } else if set("FUNC_HANDLER") || set("FUNC_PORT") {
+        } else if env.is_set("FUNC_HANDLER") || env.is_set("FUNC_PORT") {
             Platform::Kubeless
         } else {
             Platform::Http
@@ -61,25 +61,122 @@ impl Platform {
     pub async fn serve(self) -> ExitCode {
         match self {
             Platform::Lambda => lambda::main().await,
-            Platform::Knative => knative::main().await,
-            Platform::Http => knative::main_plain_http().await,
-            Platform::Kubeless => kubeless::main().await,
+            Platform::Knative => serve_http(Logs::JsonStdout, knative::door).await,
+            Platform::Http => serve_http(Logs::JsonStdout, knative::plain_http).await,
+            Platform::Kubeless => serve_http(Logs::Text("info"), kubeless::door).await,
         }
     }
 }
 
-/// A platform's own variables, read through a lookup function.
-pub trait PlatformEnv: Sized {
-    /// Reads the variables; a bad one is an [`Error::Config`] naming it.
-    fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, Error>;
+/// What an HTTP door serves with, as its platform's variables say.
+#[derive(Clone, Debug)]
+pub struct HttpDoor {
+    /// The door's name in its start-up line.
+    pub name: &'static str,
+    /// Where to listen, on every address.
+    pub port: u16,
+    /// How long to drain after SIGTERM (`SHUTDOWN_GRACE`).
+    pub grace: Duration,
+    /// Function calls in progress at once (`MAX_IN_FLIGHT`); more are answered 503.
+    pub max_in_flight: usize,
+    /// The platform's limit on one call, answered 408 when it is reached; `None`, no limit.
+    pub function_timeout: Option<Duration>,
+    /// The span every line logged while serving is written in: the service's name, if any.
+    pub span: tracing::Span,
+    /// The `ce-source` of reply events.
+    pub event_source: String,
+    /// What else the platform says of the function, for the start-up line only.
+    pub details: String,
 }
 
-/// What every door does first: read its platform's variables and build the [`Stats`] from the
-/// environment. A bad variable is reported and becomes exit code 2.
-pub fn from_env<P: PlatformEnv>() -> Result<(P, Stats), ExitCode> {
-    let lookup = |name: &str| std::env::var(name).ok();
-    P::from_lookup(&lookup)
-        .and_then(|platform| Ok((platform, Stats::from_lookup(lookup)?)))
+impl HttpDoor {
+    /// A door named `name` on `port`, with the defaults every platform shares and the
+    /// variables they share read from `env`.
+    fn new(name: &'static str, port_variable: &'static str, env: &Env) -> Result<Self, Error> {
+        Ok(HttpDoor {
+            name,
+            port: port(env, port_variable)?,
+            grace: duration(env, "SHUTDOWN_GRACE")?.unwrap_or(DEFAULT_SHUTDOWN_GRACE),
+            max_in_flight: calls(env, "MAX_IN_FLIGHT")?.unwrap_or(DEFAULT_MAX_IN_FLIGHT),
+            function_timeout: None,
+            span: tracing::Span::none(),
+            event_source: "/wx-stats".to_string(),
+            details: String::new(),
+        })
+    }
+}
+
+/// Starts the HTTP door that `read` reads from the process's variables, logging as `logs`
+/// says: binds `0.0.0.0:port`, as Kubeless and Knative expect, serves the Router until SIGTERM
+/// or SIGINT, drains for at most the door's grace, and turns the outcome into an exit code.
+async fn serve_http(logs: Logs, read: fn(&Env) -> Result<HttpDoor, Error>) -> ExitCode {
+    let env = Env::process();
+    telemetry::init(logs, &env);
+    let (door, stats) = match start(&env, read) {
+        Ok(started) => started,
+        Err(exit) => return exit,
+    };
+    let span = door.span.clone();
+    span.in_scope(|| {
+        tracing::info!(
+            program = %program(),
+            port = door.port,
+            max_in_flight = door.max_in_flight,
+            function_timeout_seconds = door.function_timeout.map(|t| t.as_secs_f64()),
+            details = %door.details,
+            elasticsearch = %stats.es().host(),
+            "{} door starting", door.name
+        )
+    });
+    let address = SocketAddr::from((Ipv4Addr::UNSPECIFIED, door.port));
+    let listener = match TcpListener::bind(address).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            let _in_span = span.enter();
+            tracing::error!(port = door.port, %error, "cannot listen");
+            eprintln!(
+                "{}: cannot listen on port {}: {error}",
+                program(),
+                door.port
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let state = AppState {
+        call: Arc::new(CallSettings {
+            function_timeout: door.function_timeout,
+            span: span.clone(),
+        }),
+        event_source: door.event_source,
+        max_in_flight: door.max_in_flight,
+        ..AppState::new(stats)
+    };
+    let serving = async move {
+        let address = listener.local_addr().map(|a| a.to_string());
+        tracing::info!(address = %address.unwrap_or_default(), "listening");
+        let router = router(Arc::new(state));
+        serve(
+            listener,
+            router,
+            door.max_in_flight,
+            shutdown_signal(),
+            door.grace,
+        )
+        .await;
+        tracing::info!("stopped");
+    };
+    serving.instrument(span).await;
+    ExitCode::SUCCESS
+}
+
+/// What every door does first: read its platform's settings and build the [`Stats`] from
+/// `env`. A bad variable is reported and becomes exit code 2.
+fn start<T>(
+    env: &Env,
+    read: impl FnOnce(&Env) -> Result<T, Error>,
+) -> Result<(T, Stats), ExitCode> {
+    read(env)
+        .and_then(|door| Ok((door, Stats::from_env(env)?)))
         .map_err(|error| startup_failed(&error))
 }
 
@@ -102,25 +199,6 @@ pub fn program() -> String {
         .unwrap_or_else(|| "wx-stats".to_string())
 }
 
-/// Binds `0.0.0.0:port`, as Kubeless and Knative expect, serves the Router on `state` until
-/// SIGTERM or SIGINT, drains for at most `grace`, and turns the outcome into an exit code.
-pub async fn serve_http(port: u16, state: AppState, grace: Duration) -> ExitCode {
-    let listener = match TcpListener::bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port))).await {
-        Ok(listener) => listener,
-        Err(error) => {
-            tracing::error!(port, %error, "cannot listen");
-            eprintln!("{}: cannot listen on port {port}: {error}", program());
-            return ExitCode::FAILURE;
-        }
-    };
-    tracing::info!(address = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "listening");
-    let max_in_flight = state.max_in_flight;
-    let router = router(Arc::new(state));
-    serve(listener, router, max_in_flight, shutdown_signal(), grace).await;
-    tracing::info!("stopped");
-    ExitCode::SUCCESS
-}
-
 /// Resolves on SIGTERM (how Kubernetes stops a pod) or SIGINT (Ctrl-C).
 async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
@@ -139,94 +217,33 @@ async fn shutdown_signal() {
     }
 }
 
-/// The platform's name for this service (Knative's `K_SERVICE`, `K_REVISION`, `K_CONFIGURATION`).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ServiceIdentity {
-    /// `K_SERVICE`.
-    pub service: Option<String>,
-    /// `K_REVISION`.
-    pub revision: Option<String>,
-    /// `K_CONFIGURATION`.
-    pub configuration: Option<String>,
-}
-
-impl ServiceIdentity {
-    /// A span whose fields label every log line inside it.
-    pub fn span(&self) -> tracing::Span {
-        let span = tracing::info_span!(
-            "service",
-            K_SERVICE = tracing::field::Empty,
-            K_REVISION = tracing::field::Empty,
-            K_CONFIGURATION = tracing::field::Empty
-        );
-        for (field, value) in [
-            ("K_SERVICE", &self.service),
-            ("K_REVISION", &self.revision),
-            ("K_CONFIGURATION", &self.configuration),
-        ] {
-            if let Some(value) = value {
-                span.record(field, value.as_str());
-            }
-        }
-        span
-    }
-
-    /// The `ce-source` of reply events: the service's name.
-    pub fn event_source(&self) -> String {
-        format!("/{}", self.service.as_deref().unwrap_or("wx-stats"))
-    }
-}
-
 /// How long a door drains in-flight requests after SIGTERM, unless `SHUTDOWN_GRACE` says otherwise.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
-/// A port variable; both platforms default to 8080.
-fn port(lookup: &dyn Fn(&str) -> Option<String>, variable: &'static str) -> Result<u16, Error> {
-    match lookup(variable).filter(|v| !v.is_empty()) {
-        None => Ok(8080),
-        Some(text) => text
-            .trim()
-            .parse::<u16>()
-            .ok()
-            .filter(|p| *p > 0)
-            .ok_or(Error::Config {
-                variable,
-                reason: format!("{text:?} is not a port number (1-65535)"),
-            }),
-    }
+/// A port variable; both platforms default to 8080, and 0 asks the system for a free port.
+fn port(env: &Env, variable: &'static str) -> Result<u16, Error> {
+    let port = env.parse(variable, |text| {
+        text.parse::<u16>()
+            .map_err(|_| format!("{text:?} is not a port number (0-65535)"))
+    })?;
+    Ok(port.unwrap_or(8080))
 }
 
 /// A number of calls, from 1 to [`MAX_IN_FLIGHT_LIMIT`]; `None` when unset.
-fn calls(
-    lookup: &dyn Fn(&str) -> Option<String>,
-    variable: &'static str,
-) -> Result<Option<usize>, Error> {
-    match lookup(variable).filter(|v| !v.is_empty()) {
-        None => Ok(None),
-        Some(text) => text
-            .trim()
-            .parse::<usize>()
+fn calls(env: &Env, variable: &'static str) -> Result<Option<usize>, Error> {
+    env.parse(variable, |text| {
+        text.parse::<usize>()
             .ok()
             .filter(|n| (1..=MAX_IN_FLIGHT_LIMIT).contains(n))
-            .map(Some)
-            .ok_or(Error::Config {
-                variable,
-                reason: format!(
-                    "{text:?} is not a number of calls from 1 to {MAX_IN_FLIGHT_LIMIT}"
-                ),
-            }),
-    }
+            .ok_or_else(|| {
+                format!("{text:?} is not a number of calls from 1 to {MAX_IN_FLIGHT_LIMIT}")
+            })
+    })
 }
 
-fn duration(
-    lookup: &dyn Fn(&str) -> Option<String>,
-    variable: &'static str,
-    default: Duration,
-) -> Result<Duration, Error> {
-    match lookup(variable).filter(|v| !v.is_empty()) {
-        None => Ok(default),
-        Some(text) => parse_duration(variable, &text),
-    }
+/// A duration variable, as [`parse_duration`] reads it; `None` when unset.
+fn duration(env: &Env, variable: &'static str) -> Result<Option<Duration>, Error> {
+    env.parse(variable, parse_duration)
 }
 
 #[cfg(test)]

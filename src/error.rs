@@ -250,6 +250,14 @@ impl Error {
         })
     }
 
+    /// Shorthand for an [`Error::Config`]: the variable at fault and what is wrong with it.
+    pub fn config(variable: &'static str, reason: impl Into<String>) -> Self {
+        Error::Config {
+            variable,
+            reason: reason.into(),
+        }
+    }
+
     /// Shorthand for a [`Error::BadRequest`].
     pub fn bad_request(parameter: impl Into<String>, reason: impl Into<String>) -> Self {
         Error::BadRequest {

@@ -75,7 +75,7 @@ impl EsClient {
                 .collect::<Result<Vec<_>, Error>>()?,
             Endpoint::CloudId(id) => {
                 let pool = CloudConnectionPool::new(id)
-                    .map_err(|e| config_error("ES_CLOUD_ID", e.to_string()))?;
+                    .map_err(|e| Error::config("ES_CLOUD_ID", e.to_string()))?;
                 vec![connect(
                     TransportBuilder::new(pool),
                     config,
@@ -314,7 +314,7 @@ fn connect(
                 .as_deref()
                 .unwrap_or(std::path::Path::new("it"));
             let reason = format!("{} is not a PEM certificate: {e}", path.display());
-            config_error("ES_CA_CERT", reason)
+            Error::config("ES_CA_CERT", reason)
         })?;
         builder = builder.cert_validation(CertificateValidation::Full(cert));
     }
@@ -326,7 +326,7 @@ fn connect(
 
 fn read_ca_pem(path: &std::path::Path) -> Result<Vec<u8>, Error> {
     std::fs::read(path)
-        .map_err(|e| config_error("ES_CA_CERT", format!("cannot read {}: {e}", path.display())))
+        .map_err(|e| Error::config("ES_CA_CERT", format!("cannot read {}: {e}", path.display())))
 }
 
 impl std::fmt::Debug for EsClient {
@@ -370,10 +370,6 @@ fn describe_tls(error: &rustls::Error) -> String {
         }
         other => other.to_string(),
     }
-}
-
-fn config_error(variable: &'static str, reason: String) -> Error {
-    Error::Config { variable, reason }
 }
 
 /// The innermost message, e.g. "Connection refused (os error 111)", rather than the outer

@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::answer::Answer;
 use crate::cache::AnswerCache;
 use crate::call::CallContext;
-use crate::config::Config;
+use crate::config::{Config, Env};
 use crate::error::Error;
 use crate::es::EsClient;
 use crate::offload;
@@ -59,7 +59,12 @@ impl Stats {
 
     /// Reads [`Config`] through `lookup` and builds: what every door does at start-up.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
-        Self::new(&Config::from_lookup(lookup)?)
+        Self::from_env(&Env::new(lookup))
+    }
+
+    /// Reads [`Config`] from `env` and builds.
+    pub fn from_env(env: &Env) -> Result<Self, Error> {
+        Self::new(&Config::from_env(env)?)
     }
 
     /// The Elasticsearch client, for the sample loader and start-up logs.

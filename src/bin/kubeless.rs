@@ -4,5 +4,5 @@ use std::process::ExitCode;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    wx_stats::door::kubeless::main().await
+    wx_stats::door::Platform::Kubeless.serve().await
 }

@@ -4,10 +4,10 @@
 
 use std::process::ExitCode;
 
+use wx_stats::config::Env;
 use wx_stats::door::Platform;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    let lookup = |name: &str| std::env::var(name).ok();
-    Platform::from_lookup(&lookup).serve().await
+    Platform::of(&Env::process()).serve().await
 }

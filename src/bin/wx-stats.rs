@@ -8,7 +8,9 @@ use std::time::SystemTime;
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use wx_stats::call::CallContext;
-use wx_stats::door::{program, telemetry};
+use wx_stats::config::Env;
+use wx_stats::door::program;
+use wx_stats::door::telemetry::{self, Logs};
 use wx_stats::sample::{self, LoadReport, SampleSpec};
 use wx_stats::{Answer, Error, EsClient, Format, Stats, config};
 
@@ -73,8 +75,9 @@ enum Command {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    telemetry::init("warn");
-    let stats = match Stats::from_lookup(|k| std::env::var(k).ok()) {
+    let env = Env::process();
+    telemetry::init(Logs::Text("warn"), &env);
+    let stats = match Stats::from_env(&env) {
         Ok(stats) => stats,
         Err(e) => return fail(&e, 2),
     };

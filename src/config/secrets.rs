@@ -6,7 +6,7 @@ use std::fmt;
 use std::io::Read;
 use std::path::Path;
 
-use super::{Credentials, config_error};
+use super::Credentials;
 use crate::error::Error;
 
 /// A string that never shows itself in `Debug` or `Display` output, and the variable it came
@@ -49,7 +49,7 @@ pub(super) fn credentials(
     let password = secret(get, read, "ES_PASSWORD", "ES_PASSWORD_FILE")?;
     let api_key = secret(get, read, "ES_API_KEY", "ES_API_KEY_FILE")?;
     match (get("ES_USERNAME"), password, api_key) {
-        (Some(_), _, Some(key)) => Err(config_error(
+        (Some(_), _, Some(key)) => Err(Error::config(
             key.source,
             format!(
                 "set either {} or ES_USERNAME/ES_PASSWORD, not both",
@@ -59,16 +59,16 @@ pub(super) fn credentials(
         (Some(username), Some(password), None) => {
             Ok(Some(Credentials::Basic { username, password }))
         }
-        (Some(_), None, None) => Err(config_error(
+        (Some(_), None, None) => Err(Error::config(
             "ES_PASSWORD",
             "is required when ES_USERNAME is set: set it, or ES_PASSWORD_FILE",
         )),
-        (None, Some(password), _) => Err(config_error(
+        (None, Some(password), _) => Err(Error::config(
             "ES_USERNAME",
             format!("is required when {} is set", password.source),
         )),
         (None, None, Some(key)) => Ok(Some(Credentials::ApiKey(header_safe_api_key(key)?))),
-        (None, None, None) if get("ES_CLOUD_ID").is_some() => Err(config_error(
+        (None, None, None) if get("ES_CLOUD_ID").is_some() => Err(Error::config(
             "ES_CLOUD_ID",
             "needs ES_API_KEY or ES_USERNAME/ES_PASSWORD",
         )),
@@ -87,7 +87,7 @@ fn secret(
     file_variable: &'static str,
 ) -> Result<Option<Secret>, Error> {
     match (get(variable), get(file_variable)) {
-        (Some(_), Some(_)) => Err(config_error(
+        (Some(_), Some(_)) => Err(Error::config(
             file_variable,
             format!("set either {variable} or {file_variable}, not both"),
         )),
@@ -99,7 +99,7 @@ fn secret(
             // Named by its path only: an error never shows what the file holds.
             let path = Path::new(&path);
             let text = read(path).map_err(|e| {
-                config_error(
+                Error::config(
                     file_variable,
                     format!("cannot read {}: {e}", path.display()),
                 )
@@ -108,7 +108,7 @@ fn secret(
             let value = text.strip_suffix('\n').unwrap_or(&text);
             let value = value.strip_suffix('\r').unwrap_or(value);
             if value.is_empty() {
-                return Err(config_error(
+                return Err(Error::config(
                     file_variable,
                     format!("{} is empty", path.display()),
                 ));
@@ -148,7 +148,7 @@ fn header_safe_api_key(key: Secret) -> Result<Secret, Error> {
             source: key.source,
         })
     } else {
-        Err(config_error(
+        Err(Error::config(
             key.source,
             "contains spaces or control characters, which an HTTP header cannot carry",
         ))

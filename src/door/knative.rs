@@ -6,121 +6,64 @@
 //! queue-proxy gives up on a request with a plain-text 504. Given the same value, the door
 //! gives each call that deadline, so a slow Elasticsearch is answered with our JSON 504 first.
 
-use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
-use tracing::Instrument;
-
-use super::{
-    DEFAULT_SHUTDOWN_GRACE, PlatformEnv, ServiceIdentity, calls, duration, from_env, port,
-    serve_http, telemetry,
-};
+use super::HttpDoor;
+use crate::config::Env;
 use crate::error::Error;
-use crate::http::app::AppState;
-use crate::http::identity::CallSettings;
-use crate::http::shed::DEFAULT_MAX_IN_FLIGHT;
-
-/// Serves the Knative door until SIGTERM: `wx-stats-knative`, or the one image's entry point
-/// when `K_SERVICE` is set.
-pub async fn main() -> ExitCode {
-    serve_as("knative").await
-}
-
-/// Serves plain HTTP on `PORT` as the Knative door does: the one image's entry point when no
-/// platform is named. It logs as itself, so its logs do not claim a Knative service.
-pub async fn main_plain_http() -> ExitCode {
-    serve_as("http").await
-}
-
-/// The door's start-up and serving, logged as the `door` named.
-async fn serve_as(door: &'static str) -> ExitCode {
-    telemetry::init_json_stdout("info");
-    let (knative, stats) = match from_env::<KnativeEnv>() {
-        Ok(started) => started,
-        Err(exit) => return exit,
-    };
-    // Every line logged while serving carries K_SERVICE, K_REVISION and K_CONFIGURATION.
-    let span = knative.identity.span();
-    span.in_scope(|| {
-        tracing::info!(
-            program = %super::program(),
-            port = knative.port,
-            max_in_flight = knative.max_in_flight,
-            revision_timeout_seconds = knative.revision_timeout.map(|t| t.as_secs()),
-            elasticsearch = %stats.es().host(),
-            "{door} door starting"
-        )
-    });
-    let call = CallSettings {
-        function_timeout: knative.revision_timeout,
-        span: span.clone(),
-    };
-    let state = AppState {
-        call: Arc::new(call),
-        event_source: knative.identity.event_source(),
-        max_in_flight: knative.max_in_flight,
-        ..AppState::new(stats)
-    };
-    serve_http(knative.port, state, knative.grace)
-        .instrument(span)
-        .await
-}
-
-/// The Knative Serving runtime contract's variables.
-#[derive(Clone, Debug, PartialEq)]
-pub struct KnativeEnv {
-    /// `PORT`: where to listen.
-    pub port: u16,
-    /// `SHUTDOWN_GRACE`: how long to drain after SIGTERM.
-    pub grace: Duration,
-    /// `K_SERVICE`, `K_REVISION` and `K_CONFIGURATION`, when set: they label every log line.
-    pub identity: ServiceIdentity,
-    /// `MAX_IN_FLIGHT`: function calls in progress at once; more are answered 503.
-    pub max_in_flight: usize,
-    /// `REVISION_TIMEOUT_SECONDS`: the revision's `timeoutSeconds`, each call's deadline; unset,
-    /// no limit.
-    pub revision_timeout: Option<Duration>,
-}
 
 /// The longest `REVISION_TIMEOUT_SECONDS` accepted: a day, far above what Knative (600 s unless
 /// the cluster raises `max-revision-timeout-seconds`) or Cloud Run (3600 s) allow, and small
 /// enough that a deadline this far ahead is always a valid instant.
 pub const MAX_REVISION_TIMEOUT_SECONDS: u64 = 24 * 60 * 60;
 
-impl PlatformEnv for KnativeEnv {
-    fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, Error> {
-        let text = |name: &str| lookup(name).filter(|v| !v.is_empty());
-        Ok(KnativeEnv {
-            port: port(lookup, "PORT")?,
-            grace: duration(lookup, "SHUTDOWN_GRACE", DEFAULT_SHUTDOWN_GRACE)?,
-            identity: ServiceIdentity {
-                service: text("K_SERVICE"),
-                revision: text("K_REVISION"),
-                configuration: text("K_CONFIGURATION"),
-            },
-            max_in_flight: calls(lookup, "MAX_IN_FLIGHT")?.unwrap_or(DEFAULT_MAX_IN_FLIGHT),
-            revision_timeout: revision_timeout(lookup)?,
-        })
+/// The variables that name a Knative service; each labels every log line when set.
+const SERVICE_LABELS: [&str; 3] = ["K_SERVICE", "K_REVISION", "K_CONFIGURATION"];
+
+/// The Knative door's settings: `PORT`, `REVISION_TIMEOUT_SECONDS`, and the service's name,
+/// which labels every log line and is the `ce-source` of reply events.
+pub fn door(env: &Env) -> Result<HttpDoor, Error> {
+    let span = tracing::info_span!(
+        "service",
+        K_SERVICE = tracing::field::Empty,
+        K_REVISION = tracing::field::Empty,
+        K_CONFIGURATION = tracing::field::Empty
+    );
+    for label in SERVICE_LABELS {
+        if let Some(value) = env.get(label) {
+            span.record(label, value.as_str());
+        }
     }
+    let service = env.get_or("K_SERVICE", "wx-stats");
+    Ok(HttpDoor {
+        name: "knative",
+        span,
+        event_source: format!("/{service}"),
+        ..plain_http(env)?
+    })
+}
+
+/// Plain HTTP on `PORT`, as the Knative door serves it: the one image's entry point when no
+/// platform is named. It logs as itself, so its logs do not claim a Knative service.
+pub fn plain_http(env: &Env) -> Result<HttpDoor, Error> {
+    Ok(HttpDoor {
+        function_timeout: revision_timeout(env)?,
+        ..HttpDoor::new("http", "PORT", env)?
+    })
 }
 
 /// `REVISION_TIMEOUT_SECONDS` as the queue-proxy reads it: whole seconds, with no unit.
-fn revision_timeout(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Option<Duration>, Error> {
-    const VARIABLE: &str = "REVISION_TIMEOUT_SECONDS";
-    let Some(text) = lookup(VARIABLE).filter(|v| !v.is_empty()) else {
-        return Ok(None);
-    };
-    text.trim()
-        .parse::<u64>()
-        .ok()
-        .filter(|seconds| (1..=MAX_REVISION_TIMEOUT_SECONDS).contains(seconds))
-        .map(|seconds| Some(Duration::from_secs(seconds)))
-        .ok_or(Error::Config {
-            variable: VARIABLE,
-            reason: format!(
-                "{text:?} is not a whole number of seconds from 1 to {MAX_REVISION_TIMEOUT_SECONDS} \
-                 (the revision's timeoutSeconds)"
-            ),
-        })
+fn revision_timeout(env: &Env) -> Result<Option<Duration>, Error> {
+    env.parse("REVISION_TIMEOUT_SECONDS", |text| {
+        text.parse::<u64>()
+            .ok()
+            .filter(|seconds| (1..=MAX_REVISION_TIMEOUT_SECONDS).contains(seconds))
+            .map(Duration::from_secs)
+            .ok_or_else(|| {
+                format!(
+                    "{text:?} is not a whole number of seconds from 1 to \
+                     {MAX_REVISION_TIMEOUT_SECONDS} (the revision's timeoutSeconds)"
+                )
+            })
+    })
 }

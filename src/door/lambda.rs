@@ -15,18 +15,21 @@ use axum::http::Request;
 use axum::middleware::map_request;
 use lambda_runtime::service_fn;
 
-use super::{PlatformEnv, calls, from_env, telemetry};
+use super::telemetry::{self, Logs};
+use super::{calls, start};
+use crate::config::Env;
 use crate::error::Error;
 use crate::http::app::{AppState, router};
 use crate::http::identity::PlatformCall;
 
 /// Serves the Lambda door until the runtime stops it: `wx-stats-lambda`, or the one image's
 /// entry point when `AWS_LAMBDA_RUNTIME_API` is set.
-pub async fn main() -> ExitCode {
+pub(super) async fn main() -> ExitCode {
+    let env = Env::process();
     // Honours AWS_LAMBDA_LOG_FORMAT=JSON and AWS_LAMBDA_LOG_LEVEL.
-    telemetry::init_lambda();
+    telemetry::init(Logs::Lambda, &env);
     // Building the client makes no network call: nothing slow happens before the first event.
-    let (lambda, stats) = match from_env::<LambdaEnv>() {
+    let (lambda, stats) = match start(&env, LambdaEnv::read) {
         Ok(started) => started,
         Err(exit) => return exit,
     };
@@ -98,14 +101,15 @@ pub struct LambdaEnv {
     pub max_in_flight: usize,
 }
 
-impl PlatformEnv for LambdaEnv {
-    fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, Error> {
-        let text = |name: &str| lookup(name).unwrap_or_default();
+impl LambdaEnv {
+    /// Reads the variables from `env`; a bad one is an [`Error::Config`] naming it.
+    pub fn read(env: &Env) -> Result<Self, Error> {
+        let text = |name: &str| env.get_or(name, "");
         // Lambda sends an execution environment one invocation at a time, unless Lambda
         // Managed Instances set how many it may be sent at once.
-        let max_in_flight = match calls(lookup, "MAX_IN_FLIGHT")? {
+        let max_in_flight = match calls(env, "MAX_IN_FLIGHT")? {
             Some(limit) => limit,
-            None => calls(lookup, "AWS_LAMBDA_MAX_CONCURRENCY")?.unwrap_or(1),
+            None => calls(env, "AWS_LAMBDA_MAX_CONCURRENCY")?.unwrap_or(1),
         };
         Ok(LambdaEnv {
             function_name: text("AWS_LAMBDA_FUNCTION_NAME"),

@@ -11,38 +11,53 @@ use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-/// Text (or JSON with `LOG_FORMAT=json`) on stderr. `default_level` applies when `RUST_LOG` is unset.
-pub fn init(default_level: &str) {
-    let json = std::env::var("LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
-    let colour = !json && std::io::stderr().is_terminal();
-    install(level_filter(default_level), json, colour, stderr());
+use crate::config::Env;
+
+/// Where and how a process logs.
+#[derive(Clone, Copy, Debug)]
+pub enum Logs {
+    /// Text on stderr, or JSON lines with `LOG_FORMAT=json`, at `RUST_LOG`, else at this level.
+    Text(&'static str),
+    /// JSON lines on stdout, at `RUST_LOG`, else at info.
+    JsonStdout,
+    /// Lambda's logging controls: JSON lines when `AWS_LAMBDA_LOG_FORMAT=JSON`, text otherwise,
+    /// at `AWS_LAMBDA_LOG_LEVEL` (else `RUST_LOG`, else INFO), on stdout. This is what
+    /// `lambda_http::tracing::init_default_subscriber` does, without the colour codes it
+    /// writes, which CloudWatch shows as they are.
+    Lambda,
 }
 
-/// JSON lines on stdout.
-pub fn init_json_stdout(default_level: &str) {
-    install(level_filter(default_level), true, false, stdout());
-}
-
-/// Lambda's logging controls: JSON lines when `AWS_LAMBDA_LOG_FORMAT=JSON`, text otherwise, at
-/// `AWS_LAMBDA_LOG_LEVEL` (else `RUST_LOG`, else INFO), on stdout. This is what
-/// `lambda_http::tracing::init_default_subscriber` does, without the colour codes it writes,
-/// which CloudWatch shows as they are.
-pub fn init_lambda() {
-    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
-    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL").map(|level| level.to_lowercase());
-    let filter = match level.as_deref().map(LevelFilter::from_str) {
-        Ok(Ok(level)) => Targets::new().with_default(level),
-        _ => level_filter("info"),
+/// Installs the logging `logs` names, as the variables in `env` adjust it.
+pub fn init(logs: Logs, env: &Env) {
+    let says_json = |variable: &str| {
+        env.get(variable)
+            .is_some_and(|f| f.eq_ignore_ascii_case("json"))
     };
-    install(filter, json, false, stdout());
+    match logs {
+        Logs::Text(default_level) => {
+            let json = says_json("LOG_FORMAT");
+            let colour = !json && std::io::stderr().is_terminal();
+            install(level_filter(env, default_level), json, colour, stderr());
+        }
+        Logs::JsonStdout => install(level_filter(env, "info"), true, false, stdout()),
+        Logs::Lambda => {
+            let level = env
+                .get("AWS_LAMBDA_LOG_LEVEL")
+                .map(|level| level.to_lowercase());
+            let filter = match level.as_deref().map(LevelFilter::from_str) {
+                Some(Ok(level)) => Targets::new().with_default(level),
+                _ => level_filter(env, "info"),
+            };
+            install(filter, says_json("AWS_LAMBDA_LOG_FORMAT"), false, stdout());
+        }
+    }
 }
 
 /// `RUST_LOG` as `target=level` directives (e.g. `info,wx_stats=debug`), or `default_level`
 /// when it is unset or unreadable. Plain targets, not `EnvFilter`'s span and field filters,
 /// keep a regex engine out of every binary.
-fn level_filter(default_level: &str) -> Targets {
-    std::env::var("RUST_LOG")
-        .ok()
+fn level_filter(env: &Env, default_level: &str) -> Targets {
+    env.get("RUST_LOG")
         .and_then(|directives| directives.parse().ok())
         .unwrap_or_else(|| default_level.parse().unwrap_or_default())
 }

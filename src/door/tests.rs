@@ -3,13 +3,14 @@ use std::collections::HashMap;
 
 use super::*;
 use crate::http::shed::DEFAULT_MAX_IN_FLIGHT;
+use lambda::LambdaEnv;
 
-fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+fn lookup(vars: &[(&str, &str)]) -> Env<'static> {
     let map: HashMap<String, String> = vars
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    move |k| map.get(k).cloned()
+    Env::new(move |k| map.get(k).cloned())
 }
 
 fn failing_variable<T: std::fmt::Debug>(result: Result<T, Error>) -> &'static str {
@@ -21,42 +22,52 @@ fn failing_variable<T: std::fmt::Debug>(result: Result<T, Error>) -> &'static st
 
 #[test]
 fn kubeless_defaults() {
-    let env = KubelessEnv::from_lookup(&lookup(&[])).unwrap();
+    let env = kubeless::door(&lookup(&[])).unwrap();
     assert_eq!(
-        (env.port, env.timeout, env.grace),
-        (8080, Duration::from_secs(180), Duration::from_secs(30))
+        (env.port, env.function_timeout, env.grace),
+        (
+            8080,
+            Some(Duration::from_secs(180)),
+            Duration::from_secs(30)
+        )
     );
     assert_eq!(
-        (
-            env.handler.as_str(),
-            env.runtime.as_str(),
-            env.memory_limit.as_str()
-        ),
-        ("handler", "custom", "0")
+        env.details,
+        "FUNC_HANDLER=handler MOD_NAME=wx-stats FUNC_RUNTIME=custom FUNC_MEMORY_LIMIT=0"
     );
 }
 
 #[test]
 fn kubeless_values_and_bad_values() {
-    let env = KubelessEnv::from_lookup(&lookup(&[
+    let env = kubeless::door(&lookup(&[
         ("FUNC_PORT", "18080"),
         ("FUNC_TIMEOUT", "30"),
         ("FUNC_HANDLER", "wx.handler"),
     ]))
     .unwrap();
     assert_eq!(
-        (env.port, env.timeout, env.handler.as_str()),
-        (18080, Duration::from_secs(30), "wx.handler")
+        (env.port, env.function_timeout),
+        (18080, Some(Duration::from_secs(30)))
     );
-    for bad in ["0", "65536", "http", "-1"] {
+    assert!(
+        env.details.starts_with("FUNC_HANDLER=wx.handler "),
+        "{}",
+        env.details
+    );
+    // 0 asks the system for a free port, which the `listening` line then names.
+    assert_eq!(
+        kubeless::door(&lookup(&[("FUNC_PORT", "0")])).unwrap().port,
+        0
+    );
+    for bad in ["65536", "http", "-1"] {
         assert_eq!(
-            failing_variable(KubelessEnv::from_lookup(&lookup(&[("FUNC_PORT", bad)]))),
+            failing_variable(kubeless::door(&lookup(&[("FUNC_PORT", bad)]))),
             "FUNC_PORT"
         );
     }
     for bad in ["0", "soon", "-5"] {
         assert_eq!(
-            failing_variable(KubelessEnv::from_lookup(&lookup(&[("FUNC_TIMEOUT", bad)]))),
+            failing_variable(kubeless::door(&lookup(&[("FUNC_TIMEOUT", bad)]))),
             "FUNC_TIMEOUT"
         );
     }
@@ -64,27 +75,27 @@ fn kubeless_values_and_bad_values() {
 
 #[test]
 fn knative_values() {
-    let env = KnativeEnv::from_lookup(&lookup(&[
+    let env = knative::door(&lookup(&[
         ("PORT", "18081"),
         ("K_SERVICE", "wx"),
         ("SHUTDOWN_GRACE", "5s"),
     ]))
     .unwrap();
     assert_eq!(
-        (
-            env.port,
-            env.grace,
-            env.identity.service.as_deref(),
-            env.identity.revision
-        ),
-        (18081, Duration::from_secs(5), Some("wx"), None)
+        (env.port, env.grace, env.event_source.as_str(), env.name),
+        (18081, Duration::from_secs(5), "/wx", "knative")
+    );
+    let plain = knative::plain_http(&lookup(&[])).unwrap();
+    assert_eq!(
+        (plain.event_source.as_str(), plain.name),
+        ("/wx-stats", "http")
     );
     assert_eq!(
-        failing_variable(KnativeEnv::from_lookup(&lookup(&[("PORT", "x")]))),
+        failing_variable(knative::door(&lookup(&[("PORT", "x")]))),
         "PORT"
     );
     assert_eq!(
-        failing_variable(KnativeEnv::from_lookup(&lookup(&[("SHUTDOWN_GRACE", "x")]))),
+        failing_variable(knative::door(&lookup(&[("SHUTDOWN_GRACE", "x")]))),
         "SHUTDOWN_GRACE"
     );
 }
@@ -94,17 +105,17 @@ fn max_in_flight_defaults_values_and_bad_values() {
     let none = lookup(&[]);
     assert_eq!(
         (
-            KubelessEnv::from_lookup(&none).unwrap().max_in_flight,
-            KnativeEnv::from_lookup(&none).unwrap().max_in_flight,
+            kubeless::door(&none).unwrap().max_in_flight,
+            knative::door(&none).unwrap().max_in_flight,
         ),
         (DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_IN_FLIGHT)
     );
     let four = lookup(&[("MAX_IN_FLIGHT", " 4 ")]);
     assert_eq!(
         (
-            KubelessEnv::from_lookup(&four).unwrap().max_in_flight,
-            KnativeEnv::from_lookup(&four).unwrap().max_in_flight,
-            LambdaEnv::from_lookup(&four).unwrap().max_in_flight,
+            kubeless::door(&four).unwrap().max_in_flight,
+            knative::door(&four).unwrap().max_in_flight,
+            LambdaEnv::read(&four).unwrap().max_in_flight,
         ),
         (4, 4, 4)
     );
@@ -113,9 +124,9 @@ fn max_in_flight_defaults_values_and_bad_values() {
         let env = lookup(&vars);
         assert_eq!(
             [
-                failing_variable(KubelessEnv::from_lookup(&env)),
-                failing_variable(KnativeEnv::from_lookup(&env)),
-                failing_variable(LambdaEnv::from_lookup(&env)),
+                failing_variable(kubeless::door(&env)),
+                failing_variable(knative::door(&env)),
+                failing_variable(LambdaEnv::read(&env)),
             ],
             ["MAX_IN_FLIGHT"; 3],
             "{bad}"
@@ -125,8 +136,7 @@ fn max_in_flight_defaults_values_and_bad_values() {
 
 #[test]
 fn lambda_limit_follows_aws_lambda_max_concurrency_else_one() {
-    let limit =
-        |vars: &[(&str, &str)]| LambdaEnv::from_lookup(&lookup(vars)).map(|e| e.max_in_flight);
+    let limit = |vars: &[(&str, &str)]| LambdaEnv::read(&lookup(vars)).map(|e| e.max_in_flight);
     // One invocation at a time per execution environment, as classic Lambda sends them.
     assert_eq!(limit(&[]).unwrap(), 1);
     assert_eq!(limit(&[("AWS_LAMBDA_MAX_CONCURRENCY", "")]).unwrap(), 1);
@@ -145,7 +155,7 @@ fn lambda_limit_follows_aws_lambda_max_concurrency_else_one() {
 
 #[test]
 fn the_one_image_serves_the_platform_its_variables_name() {
-    let platform = |vars: &[(&str, &str)]| Platform::from_lookup(&lookup(vars));
+    let platform = |vars: &[(&str, &str)]| Platform::of(&lookup(vars));
     assert_eq!(platform(&[]), Platform::Http);
     assert_eq!(platform(&[("PORT", "8080")]), Platform::Http);
     assert_eq!(platform(&[("K_SERVICE", "wx")]), Platform::Knative);
@@ -171,9 +181,8 @@ fn the_one_image_serves_the_platform_its_variables_name() {
 
 #[test]
 fn knative_revision_timeout_is_whole_seconds_or_no_limit() {
-    let timeout = |vars: &[(&str, &str)]| {
-        KnativeEnv::from_lookup(&lookup(vars)).map(|env| env.revision_timeout)
-    };
+    let timeout =
+        |vars: &[(&str, &str)]| knative::door(&lookup(vars)).map(|env| env.function_timeout);
     // Unset or empty: no limit, as before the variable was read.
     assert_eq!(timeout(&[]).unwrap(), None);
     assert_eq!(timeout(&[("REVISION_TIMEOUT_SECONDS", "")]).unwrap(), None);

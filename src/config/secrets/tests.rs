@@ -2,7 +2,7 @@
 use std::path::PathBuf;
 
 use crate::config::tests::config;
-use crate::config::{Config, Credentials};
+use crate::config::{Config, Credentials, Env};
 use crate::error::Error;
 
 /// A fresh directory for one test's files, removed when dropped.
@@ -143,6 +143,6 @@ fn no_file_is_read_unless_a_file_variable_names_one() {
     let read = |path: &std::path::Path| -> std::io::Result<String> {
         panic!("{} was read", path.display())
     };
-    let c = Config::from_lookup_with_files(lookup, read).unwrap();
+    let c = Config::from_env_with_files(&Env::new(lookup), read).unwrap();
     assert_eq!(password(&c), ("s3cret", "ES_PASSWORD"));
 }
