@@ -8,8 +8,10 @@
 
 pub mod app;
 pub mod body;
+mod call_layer;
 mod cloudevent;
 pub mod compression;
+pub(crate) mod cors;
 pub mod etag;
 pub mod identity;
 mod metrics;
@@ -17,4 +19,3 @@ pub mod params;
 pub mod serve;
 pub mod shed;
 mod stall;
-mod track;

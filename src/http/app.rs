@@ -17,13 +17,13 @@ use axum::routing::{MethodRouter, get};
 use tower_http::catch_panic::CatchPanicLayer;
 
 use super::body::{MAX_BODY_BYTES, ReadBodyLayer};
+use super::call_layer::CallLayer;
 use super::cloudevent;
 use super::etag::{self, Preconditions};
-use super::identity::{CallSettings, Failure, IdentifyLayer};
+use super::identity::{CallSettings, Failure};
 use super::metrics::Metrics;
 use super::params::{params_from_json, params_from_query};
-use super::track::TrackLayer;
-use super::{compression, shed};
+use super::{compression, cors, shed};
 use crate::answer::Encoding;
 use crate::call::CallContext;
 use crate::error::Error;
@@ -68,16 +68,16 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", route(get(metrics)))
         .route("/", function.clone())
         .route("/{*path}", function)
-        .layer(IdentifyLayer::new(state.call.clone()))
         .with_state(state)
 }
 
-/// Wraps `methods` (whose handler keeps its own time limit) as a function call, innermost
-/// first: panics caught as 500s (outside the time limit, so a panic and a 408 both count as
-/// failures); calls over `MAX_IN_FLIGHT` shed; the body read whole, within its deadline, before
-/// the call asks for its slot ([`ReadBodyLayer`]). Then [`route`] adds OPTIONS and the 405s,
-/// outside all of those, so they are never shed; and the tracking layer (metrics, the log
-/// line, CORS and `Vary`) wraps every answer.
+/// Wraps `methods` (whose handler keeps its own time limit) as a function call. This is the
+/// one list of what wraps a call, innermost first: panics caught as 500s (outside the time
+/// limit, so a panic and a 408 both count as failures); calls over `MAX_IN_FLIGHT` shed; the
+/// body read whole, within its deadline, before the call asks for its slot
+/// ([`ReadBodyLayer`]). Then [`route`] adds OPTIONS and the 405s, outside all of those, so they
+/// are never shed; and the call's layer ([`CallLayer`]: its identity, metrics, log lines,
+/// CORS and `Vary`) wraps every answer.
 fn function_call(
     methods: MethodRouter<Arc<AppState>>,
     state: &Arc<AppState>,
@@ -88,13 +88,16 @@ fn function_call(
         }))
         .layer::<_, Infallible>(shed::layer(state.max_in_flight, state.metrics.clone()))
         .layer::<_, Infallible>(ReadBodyLayer::new(state.call.function_timeout));
-    route(methods).layer::<_, Infallible>(TrackLayer::new(state.metrics.clone()))
+    let call = CallLayer::new(state.call.clone(), state.metrics.clone());
+    route(methods).layer::<_, Infallible>(call)
 }
 
 /// What every path adds to its methods: OPTIONS answers a CORS preflight, and a method the
 /// path does not serve is a 405 in the error shape, with the `Allow` header axum sets for it.
 fn route(methods: MethodRouter<Arc<AppState>>) -> MethodRouter<Arc<AppState>> {
-    methods.options(cors_preflight).fallback(method_not_allowed)
+    methods
+        .options(cors::preflight)
+        .fallback(method_not_allowed)
 }
 
 /// Liveness and readiness. `no-store`: a shared cache must never answer a probe for us.
@@ -219,16 +222,6 @@ impl<S: Send + Sync> FromRequest<S> for Call {
             context: parts.extensions.remove().unwrap_or_default(),
         })
     }
-}
-
-/// A CORS preflight: any origin may call the function, with these methods and any headers.
-async fn cors_preflight() -> impl IntoResponse {
-    [
-        (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
-        (header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST, OPTIONS"),
-        (header::ACCESS_CONTROL_ALLOW_HEADERS, "*"),
-        (header::ACCESS_CONTROL_MAX_AGE, "86400"),
-    ]
 }
 
 async fn method_not_allowed(method: Method) -> Error {

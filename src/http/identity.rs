@@ -1,27 +1,16 @@
-//! Each call's identity, decided once for every route: one request id, echoed in
-//! `x-request-id`, named by every log line of the call and sent to Elasticsearch as
-//! `X-Opaque-Id`; the caller's trace context; and the platform's deadline. The function finds
-//! them in the request's [`CallContext`]. What else the platform says of the call (Lambda's
-//! X-Ray trace and tenant) is on the call's span, so on its log lines too.
+//! Each function call's identity, decided once by the call's layer (`call_layer`): one request
+//! id, echoed in `x-request-id`, named by every log line of the call and sent to Elasticsearch
+//! as `X-Opaque-Id`; the caller's trace context; and the platform's deadline. The function
+//! finds them in the request's [`CallContext`]. What else the platform says of the call
+//! (Lambda's X-Ray trace and tenant) is on the call's span, so on its log lines too.
 //!
-//! One middleware rather than tower-http's request-id layers: those keep any incoming id,
+//! Decided here rather than by tower-http's request-id layers: those keep any incoming id,
 //! however long or strange, and know nothing of Lambda's id, the trace context or the deadline,
 //! so a second layer would still be needed to check and complete what they set.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll, ready};
-
-use axum::extract::Request;
-use axum::http::{HeaderMap, HeaderValue};
-use axum::response::Response;
-use pin_project_lite::pin_project;
-use tower::{Layer, Service};
-use tracing::Instrument;
-use tracing::instrument::Instrumented;
+use axum::http::HeaderMap;
 
 use crate::call::{
     CallContext, new_id, sane_request_id, sane_traceparent, sane_tracestate, traceparent_from_xray,
@@ -66,7 +55,7 @@ impl Default for CallSettings {
     }
 }
 
-/// Why an answer failed, left on it by [`crate::Error`]'s response for [`Identify`] to log
+/// Why an answer failed, left on it by [`crate::Error`]'s response for the call's layer to log
 /// with the call's request id.
 #[derive(Clone, Debug)]
 pub struct Failure(pub String);
@@ -77,112 +66,12 @@ pub const CALL_LOG: &str = "wx_stats::call";
 /// The level of each call's `call` line.
 pub const CALL_LINE_LEVEL: tracing::Level = tracing::Level::DEBUG;
 
-/// Decides each call's identity and echoes its id, for every route. The call runs inside a
-/// span that names it when its `call` line will be written; otherwise in the service's span,
-/// and a failure's line names the request id itself.
-///
-/// A tower layer of its own rather than axum's `from_fn`, which clones the service below and
-/// boxes a future for every call: this one wraps the future below in place.
-#[derive(Clone, Debug)]
-pub struct IdentifyLayer {
-    settings: Arc<CallSettings>,
-}
-
-impl IdentifyLayer {
-    /// A layer that decides identities with `settings`.
-    pub fn new(settings: Arc<CallSettings>) -> Self {
-        IdentifyLayer { settings }
-    }
-}
-
-impl<S> Layer<S> for IdentifyLayer {
-    type Service = Identify<S>;
-
-    fn layer(&self, inner: S) -> Identify<S> {
-        Identify {
-            inner,
-            settings: self.settings.clone(),
-        }
-    }
-}
-
-/// The service [`IdentifyLayer`] makes.
-#[derive(Clone, Debug)]
-pub struct Identify<S> {
-    inner: S,
-    settings: Arc<CallSettings>,
-}
-
-impl<S> Service<Request> for Identify<S>
-where
-    S: Service<Request, Response = Response>,
-{
-    type Response = Response;
-    type Error = S::Error;
-    type Future = Identified<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut request: Request) -> Self::Future {
-        let platform = request
-            .extensions_mut()
-            .remove::<PlatformCall>()
-            .unwrap_or_default();
-        let settings = &self.settings;
-        let call = call_context(request.headers(), &platform, settings.function_timeout);
-        let id = HeaderValue::from_str(&call.request_id).ok();
-        let span = if tracing::enabled!(target: CALL_LOG, CALL_LINE_LEVEL) {
-            call_span(&settings.span, &call.request_id, &platform)
-        } else {
-            settings.span.clone()
-        };
-        if let Some(id) = &id {
-            request.headers_mut().insert(REQUEST_ID, id.clone());
-        }
-        request.extensions_mut().insert(call);
-        Identified {
-            inner: self.inner.call(request).instrument(span),
-            id,
-        }
-    }
-}
-
-pin_project! {
-    /// A call with its identity: the answer below, then the id echoed.
-    pub struct Identified<F> {
-        #[pin]
-        inner: Instrumented<F>,
-        id: Option<HeaderValue>,
-    }
-}
-
-impl<F, E> Future for Identified<F>
-where
-    F: Future<Output = Result<Response, E>>,
-{
-    type Output = Result<Response, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        let mut response = ready!(this.inner.as_mut().poll(cx))?;
-        if let Some(Failure(error)) = response.extensions_mut().remove() {
-            let request_id = this.id.as_ref().and_then(|id| id.to_str().ok());
-            let status = response.status().as_u16();
-            // The span the call ran in, which the answer below has left by now.
-            let span = this.inner.as_ref().get_ref().span();
-            tracing::warn!(parent: span, request_id, status, error, "request failed");
-        }
-        if let Some(id) = this.id.take() {
-            response.headers_mut().insert(REQUEST_ID, id);
-        }
-        Poll::Ready(Ok(response))
-    }
-}
-
 /// The span of one call, whose fields every line written in it carries.
-fn call_span(parent: &tracing::Span, request_id: &str, platform: &PlatformCall) -> tracing::Span {
+pub(super) fn call_span(
+    parent: &tracing::Span,
+    request_id: &str,
+    platform: &PlatformCall,
+) -> tracing::Span {
     let span = tracing::info_span!(
         target: CALL_LOG,
         parent: parent,
@@ -203,7 +92,7 @@ fn call_span(parent: &tracing::Span, request_id: &str, platform: &PlatformCall) 
 /// The incoming `x-request-id` when it is sane, else the platform's id, else a new one; the
 /// caller's `traceparent` (and `tracestate`) when well-formed, else X-Ray's; the platform's
 /// deadline, else `FUNC_TIMEOUT` from now. A header that fails its check is ignored, never echoed.
-fn call_context(
+pub(super) fn call_context(
     headers: &HeaderMap,
     platform: &PlatformCall,
     function_timeout: Option<Duration>,
@@ -247,7 +136,7 @@ mod tests {
             .map(|(k, v)| {
                 (
                     axum::http::HeaderName::from_static(k),
-                    HeaderValue::from_str(v).unwrap(),
+                    axum::http::HeaderValue::from_str(v).unwrap(),
                 )
             })
             .collect()

@@ -121,10 +121,7 @@ fn unreadable_event_response(origin: &RequestOrigin) -> Result<Value, serde_json
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         ),
-        (
-            header::ACCESS_CONTROL_ALLOW_ORIGIN,
-            HeaderValue::from_static("*"),
-        ),
+        crate::http::cors::ALLOW_ORIGIN,
     ]);
     match origin {
         RequestOrigin::ApiGatewayV1 => {
