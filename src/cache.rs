@@ -60,8 +60,9 @@ impl AnswerCache {
     /// The answer to `request`: kept, or being made by another request, or made now by `make`.
     ///
     /// A kept answer is looked up first, on its own: `make` (a search and a render, a future of
-    /// some kilobytes) is only called, and boxed, when there is none, so a hit never builds or
-    /// moves it.
+    /// some kilobytes) is called, and its future boxed, only when none is kept, so a hit never
+    /// builds or moves it. Its future runs only when no other request is making the same answer
+    /// already; otherwise it is dropped unpolled and the request waits for that answer.
     pub async fn get_or_make<F>(
         &self,
         request: &StatsRequest,

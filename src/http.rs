@@ -1,18 +1,23 @@
-//! The HTTP layer, shared by every door: the axum Router ([`app`]), each call's identity
-//! ([`identity`]), the parameters a call carries ([`params`]), CloudEvents (`cloudevent`),
-//! Kubeless's metrics (`metrics`) and what every function answer gets on its way out (`track`:
-//! metrics, the `call` line, CORS, `Vary`), load shedding beyond `MAX_IN_FLIGHT` ([`shed`]), the
-//! caller's choice of [`compression`], the preconditions on the answers' [`etag`]s, and serving
-//! the Router on a socket ([`serve`]).
-//! The Lambda door hands the same Router to the Lambda runtime instead of a socket.
+//! The HTTP layer, shared by every door. In the order a function call meets it:
+//!
+//! - [`serve`] serves the Router on a socket, and bounds each connection (`stall`: a write
+//!   that cannot go out); the Lambda door hands the same Router to the Lambda runtime instead;
+//! - [`app`] is the Router: its routes, and the one list of what wraps a function call;
+//! - `call_layer` wraps each call: its identity ([`identity`]), its `metrics` and log lines,
+//!   CORS (`cors`) and `Vary`;
+//! - [`body`] reads the request's body within its deadline, and [`shed`] refuses calls beyond
+//!   `MAX_IN_FLIGHT`;
+//! - the function reads its parameters ([`params`], or a CloudEvent's: `cloudevent`) and the
+//!   caller's choice of [`compression`], and answers, weighing the answer's entity tag against
+//!   the request's [`conditional`] headers.
 
 pub mod app;
 pub mod body;
 mod call_layer;
 mod cloudevent;
 pub mod compression;
+pub mod conditional;
 pub(crate) mod cors;
-pub mod etag;
 pub mod identity;
 mod metrics;
 pub mod params;

@@ -1,8 +1,9 @@
 //! The content codings an answer can be sent in: zstd and gzip, made once per answer.
 //!
-//! Not br: its encoder was about 1 MB of each door's 6.8 (15%), for answers of a few kilobytes
-//! that gzip and zstd already shrink 5 to 7 times, and every browser that offers br offers gzip
-//! (tests/bench/README.md has the measurement).
+//! Not br: its encoder would grow each door by a large share of its size (the doors' sizes are in
+//! tests/bench/RESULTS.md, and tests/bench/README.md has the measurement of br's), for answers
+//! of a few kilobytes that gzip and zstd already shrink several times, and every browser that
+//! offers br offers gzip.
 
 use std::io::Write;
 

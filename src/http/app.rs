@@ -2,8 +2,9 @@
 //!
 //! `/healthz` and `/metrics` are explicit routes; every other path is the function, as on
 //! Kubeless (this also absorbs API Gateway stage prefixes). The Router alone decides routes and
-//! methods, and so the `Allow` header of each. Every failure, a panic included, becomes the
-//! JSON error shape here, so no door can answer differently from another.
+//! methods, and so the `Allow` header of each. Every failure becomes the JSON error shape here,
+//! so no door can answer differently from another; a panic in the function does too (only the
+//! function runs code that could panic on a caller's input: the probes and metrics do not).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -19,7 +20,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use super::body::{MAX_BODY_BYTES, ReadBodyLayer};
 use super::call_layer::CallLayer;
 use super::cloudevent;
-use super::etag::{self, Preconditions};
+use super::conditional::{self, Preconditions};
 use super::identity::{CallSettings, Failure};
 use super::metrics::Metrics;
 use super::params::{params_from_json, params_from_query};
@@ -34,7 +35,7 @@ use crate::stats::Stats;
 pub struct AppState {
     /// The function.
     pub stats: Stats,
-    /// Kubeless's function metrics.
+    /// The function's metrics, served at `/metrics`.
     pub metrics: Metrics,
     /// The platform's time limit and the service's span, which each call's identity needs.
     pub call: Arc<CallSettings>,
@@ -152,7 +153,7 @@ async fn answer(state: &AppState, request: Request) -> Result<Response, Error> {
         headers.insert(header::WARNING, warning(partial));
     }
     Ok(if not_modified {
-        etag::not_modified(response)
+        conditional::not_modified(response)
     } else {
         response
     })

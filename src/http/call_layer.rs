@@ -5,8 +5,8 @@
 //! failure under its request id. Inside it, `app::function_call` lists the rest.
 //!
 //! The `call` line is at debug level: at info, formatting and writing it, with its spans'
-//! fields, cost about a third of a cached answer's CPU time (tests/bench/README.md), and the
-//! platforms in front (Knative's queue-proxy, Cloud Run, API Gateway, Lambda's own
+//! fields, is a large share of a cached answer's CPU time (tests/bench/README.md measures it),
+//! and the platforms in front (Knative's queue-proxy, Cloud Run, API Gateway, Lambda's own
 //! START/END/REPORT lines) already log every request. Failures are logged at warn either way.
 //!
 //! A tower layer of its own rather than axum's `from_fn`, which clones the service below and

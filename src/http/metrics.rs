@@ -1,4 +1,6 @@
-//! Kubeless's function metrics, in Prometheus's text format:
+//! The function's metrics, which every HTTP door serves at `/metrics` (and the Lambda door
+//! sums in its last log line), in Prometheus's text format and with the names Kubeless's
+//! runtimes gave them:
 //! `function_duration_seconds`, `function_calls_total` and `function_failures_total`, each
 //! labelled by HTTP `method`; `function_calls_in_flight`, which shows that calls whose
 //! client went away do not linger; and `function_calls_shed_total` by `method`, the calls

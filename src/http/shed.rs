@@ -32,7 +32,8 @@ use super::metrics::Metrics;
 use crate::error::Error;
 
 /// The limit on the Kubeless and Knative doors unless `MAX_IN_FLIGHT` says otherwise: the most
-/// that keeps a door within the README's memory ceiling (a call in flight holds about 65 KiB),
+/// that keeps a door within the README's memory ceiling (what a call in flight holds is
+/// measured by tests/flood.rs),
 /// and no fewer than the 256 at once that `tests/load.rs` expects answered.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 256;
 
