@@ -92,7 +92,8 @@ struct MediaRange<'a> {
 }
 
 impl<'a> MediaRange<'a> {
-    /// A range, or `None` when it is malformed (it is then ignored, as if not sent).
+    /// A range, or `None` when it is malformed (it is then ignored, as if not sent): a
+    /// parameter is `name=value`, and an empty one is skipped (RFC 9110, 5.6.6).
     fn parse(text: &'a str) -> Option<MediaRange<'a>> {
         let mut parts = text.split(';');
         let (kind, subtype) = parts.next()?.trim().split_once('/')?;
@@ -101,10 +102,9 @@ impl<'a> MediaRange<'a> {
             return None;
         }
         let mut quality = 1000;
-        for parameter in parts {
-            if let Some((name, value)) = parameter.split_once('=')
-                && name.trim().eq_ignore_ascii_case("q")
-            {
+        for parameter in parts.map(str::trim).filter(|p| !p.is_empty()) {
+            let (name, value) = parameter.split_once('=')?;
+            if name.trim().eq_ignore_ascii_case("q") {
                 quality = parse_quality(value.trim())?;
             }
         }
@@ -212,6 +212,9 @@ mod tests {
             ("text/csv;q=2, image/svg+xml;q=0.1", Some(Format::Svg)),
             ("text/csv;q=0.0001", None),
             ("csv, image/svg+xml", Some(Format::Svg)),
+            ("text/csv;", Some(Format::Csv)),
+            ("text/csv; ;q=0.5, image/svg+xml;q=0.4", Some(Format::Csv)),
+            ("text/csv;level, image/svg+xml;q=0.4", Some(Format::Svg)),
         ];
         for (accept, wanted) in cases {
             assert_eq!(Format::from_accept(accept), wanted, "Accept: {accept}");

@@ -208,13 +208,19 @@ impl<S: Send + Sync> FromRequest<S> for Call {
         } else {
             Vec::new()
         });
-        let accept = parts.headers.get(header::ACCEPT);
+        // Every `Accept` line, as one list (RFC 9110, 5.3), as `Accept-Encoding` is read.
+        let accept: Vec<&str> = parts
+            .headers
+            .get_all(header::ACCEPT)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .collect();
         Ok(Call {
             preconditions: Preconditions::of(&parts.headers),
             encoding: compression::preferred(&parts.headers),
             method: parts.method,
             params,
-            accept: accept.and_then(|v| v.to_str().ok()).map(str::to_string),
+            accept: (!accept.is_empty()).then(|| accept.join(",")),
             is_event,
             context: parts.extensions.remove().unwrap_or_default(),
         })

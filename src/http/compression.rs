@@ -45,7 +45,8 @@ pub fn preferred(headers: &HeaderMap) -> Option<Encoding> {
         .map(|(encoding, _)| encoding)
 }
 
-/// One `Accept-Encoding` entry, such as `gzip;q=0.5`: its name and q in thousandths.
+/// One `Accept-Encoding` entry, such as `gzip;q=0.5`: its name and q in thousandths. A
+/// parameter is `name=value`, and an empty one is skipped, as `Accept`'s are (RFC 9110, 5.6.6).
 fn coding(entry: &str) -> Option<(&str, u16)> {
     let mut parts = entry.split(';');
     let name = parts.next()?.trim();
@@ -53,7 +54,7 @@ fn coding(entry: &str) -> Option<(&str, u16)> {
         return None;
     }
     let mut quality = 1000;
-    for parameter in parts {
+    for parameter in parts.map(str::trim).filter(|p| !p.is_empty()) {
         let (key, value) = parameter.split_once('=')?;
         if key.trim().eq_ignore_ascii_case("q") {
             quality = parse_quality(value.trim())?;
@@ -94,6 +95,9 @@ mod tests {
             ("*;q=0.5, gzip", Some(Gzip)),
             ("gzip;q=2, zstd;q=0.4", Some(Zstd)),
             ("compress", None),
+            ("gzip;", Some(Gzip)),
+            ("gzip; ;q=0.5, zstd;q=0.4", Some(Gzip)),
+            ("gzip;level, zstd;q=0.4", Some(Zstd)),
             ("", None),
         ];
         for (accept_encoding, expected) in cases {
