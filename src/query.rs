@@ -89,11 +89,13 @@ impl Default for StatsQuery {
 }
 
 impl StatsRequest {
-    /// Parses parameters. `accept` picks the format when no `format` parameter does;
-    /// `allowed_indices` is `ES_INDEX_ALLOW`, the patterns an `index` parameter must match.
+    /// Parses parameters. `preferred` is the format the caller prefers otherwise (over HTTP,
+    /// its `Accept`): it is the answer's when no `format` parameter names one, and the default
+    /// when there is none. `allowed_indices` is `ES_INDEX_ALLOW`, the patterns an `index`
+    /// parameter must match.
     pub fn parse(
         params: &[(String, String)],
-        accept: Option<&str>,
+        preferred: Option<Format>,
         allowed_indices: &str,
     ) -> Result<Self, Error> {
         let mut request = StatsRequest::default();
@@ -131,7 +133,7 @@ impl StatsRequest {
             }
         }
         if !seen.contains(&"format") {
-            request.format = accept.and_then(Format::from_accept).unwrap_or_default();
+            request.format = preferred.unwrap_or_default();
         }
         Ok(request)
     }

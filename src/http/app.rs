@@ -23,10 +23,11 @@ use super::identity::{CallSettings, Failure, IdentifyLayer};
 use super::metrics::Metrics;
 use super::params::{params_from_json, params_from_query};
 use super::track::TrackLayer;
-use super::{compression, shed};
+use super::{negotiate, shed};
 use crate::answer::Encoding;
 use crate::call::CallContext;
 use crate::error::Error;
+use crate::format::Format;
 use crate::stats::Stats;
 
 /// What every request handler shares.
@@ -121,7 +122,7 @@ async fn answer(state: &AppState, request: Request) -> Result<Response, Error> {
     let call = Call::from_request(request, &()).await?;
     let answer = state
         .stats
-        .answer(&call.params, call.accept.as_deref(), &call.context)
+        .answer(&call.params, call.format, &call.context)
         .await?;
     answer.compress_ahead(call.encoding).await;
     let sent = answer.representation(call.encoding);
@@ -182,8 +183,8 @@ struct Call {
     encoding: Option<Encoding>,
     /// The query string's parameters, then the body's or the CloudEvent's data's.
     params: Vec<(String, String)>,
-    /// The `Accept` header, which picks the format when no `format` parameter does.
-    accept: Option<String>,
+    /// The format `Accept` prefers, the answer's when no `format` parameter names one.
+    format: Option<Format>,
     /// Whether the request carried a CloudEvent, to be answered with one.
     is_event: bool,
     /// Who asked and until when, as the call's identity layer decided.
@@ -208,19 +209,12 @@ impl<S: Send + Sync> FromRequest<S> for Call {
         } else {
             Vec::new()
         });
-        // Every `Accept` line, as one list (RFC 9110, 5.3), as `Accept-Encoding` is read.
-        let accept: Vec<&str> = parts
-            .headers
-            .get_all(header::ACCEPT)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .collect();
         Ok(Call {
             preconditions: Preconditions::of(&parts.headers),
-            encoding: compression::preferred(&parts.headers),
+            encoding: negotiate::preferred_encoding(&parts.headers),
+            format: negotiate::preferred_format(&parts.headers),
             method: parts.method,
             params,
-            accept: (!accept.is_empty()).then(|| accept.join(",")),
             is_event,
             context: parts.extensions.remove().unwrap_or_default(),
         })

@@ -322,16 +322,3 @@ async fn only_function_calls_are_shed() {
     }
     held.abort();
 }
-
-/// RFC 9110 (5.3): a list header sent on two lines means what it means on one, as the Lambda
-/// events, which join them, carry it.
-#[tokio::test]
-async fn every_accept_line_is_read() {
-    let request = Request::builder()
-        .header(header::ACCEPT, "text/html")
-        .header(header::ACCEPT, "text/csv")
-        .body(Body::empty())
-        .unwrap();
-    let call = Call::from_request(request, &()).await.unwrap();
-    assert_eq!(call.accept.as_deref(), Some("text/html,text/csv"));
-}
