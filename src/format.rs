@@ -1,8 +1,13 @@
-//! `Format`: how an answer is written. Its names and its content type live here, so the
-//! `format` parameter, the CLI's `--help` and the HTTP layer's reading of `Accept` agree.
+//! `Format`: how an answer is written. Its names, its content type and the rules that follow
+//! from what it is (the raw response or not, JSON or not, how it is tagged) live here, so the
+//! `format` parameter, the CLI's `--help`, the search body, the tag and the HTTP layer's
+//! reading of `Accept` agree. A new format is a variant here and its writer in `render`.
 
 use std::fmt;
 use std::str::FromStr;
+
+/// The content type of every JSON answer, errors included: a response with it is JSON.
+pub const JSON_CONTENT_TYPE: &str = "application/json";
 
 /// How the answer is written.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -32,7 +37,7 @@ impl Format {
     /// The content type the format is served with.
     pub fn content_type(self) -> &'static str {
         match self {
-            Format::Es | Format::Buckets => "application/json",
+            Format::Es | Format::Buckets => JSON_CONTENT_TYPE,
             Format::Csv => "text/csv; charset=utf-8",
             Format::Svg => "image/svg+xml",
         }
@@ -40,7 +45,23 @@ impl Format {
 
     /// Whether the answer is a JSON document (and so can be pretty-printed or embedded as JSON).
     pub fn is_json(self) -> bool {
-        matches!(self, Format::Es | Format::Buckets)
+        self.media_type() == JSON_CONTENT_TYPE
+    }
+
+    /// Whether the answer is Elasticsearch's own response, sent as it came: the original
+    /// function's answer, so it is searched with the original body, untouched.
+    pub fn is_raw(self) -> bool {
+        matches!(self, Format::Es)
+    }
+
+    /// How the answer's entity tag is made: Elasticsearch's own response carries its `took`,
+    /// which changes with every search while the data does not.
+    pub fn tag_kind(self) -> TagKind {
+        if self.is_raw() {
+            TagKind::WeakWithoutTook
+        } else {
+            TagKind::OfBytes
+        }
     }
 
     /// The type and subtype of [`Format::content_type`], without parameters: what an `Accept`
@@ -51,6 +72,16 @@ impl Format {
             .split_once(';')
             .map_or(content_type, |(media_type, _)| media_type)
     }
+}
+
+/// How an answer's entity tag is made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TagKind {
+    /// Strong, of the bytes sent: each compressed variant, another representation, has its own.
+    OfBytes,
+    /// Weak, of the answer without the value of its `took`, and the same in every encoding: a
+    /// cache's revalidation gets its 304 while the histogram stays the same.
+    WeakWithoutTook,
 }
 
 impl FromStr for Format {
@@ -95,13 +126,11 @@ mod tests {
         assert_eq!(Format::Es.media_type(), Format::Buckets.media_type());
     }
 
+    /// Exactly: the Lambda door embeds an answer as JSON when its content type is this one.
     #[test]
     fn json_formats_are_served_as_json() {
         for format in Format::ALL {
-            assert_eq!(
-                format.is_json(),
-                format.content_type() == "application/json"
-            );
+            assert_eq!(format.is_json(), format.content_type() == JSON_CONTENT_TYPE);
         }
     }
 }

@@ -142,11 +142,11 @@ impl StatsRequest {
 impl StatsRequest {
     /// The search body for this request: the query's, asking Elasticsearch to count every
     /// matching observation when the answer reports the total. Without `track_total_hits` it
-    /// stops counting at 10,000 (`"relation":"gte"`). `format=es` sends the query's body
-    /// untouched: that is the original function's answer.
+    /// stops counting at 10,000 (`"relation":"gte"`). The raw format (`format=es`) sends the
+    /// query's body untouched: that is the original function's answer.
     pub fn search_body(&self, bounds: Option<(f64, f64)>) -> Value {
         let mut body = self.query.body_with_bounds(bounds);
-        if self.format != Format::Es {
+        if !self.format.is_raw() {
             body["track_total_hits"] = json!(true);
         }
         body

@@ -27,7 +27,7 @@ use super::{negotiate, shed};
 use crate::answer::Encoding;
 use crate::call::CallContext;
 use crate::error::Error;
-use crate::format::Format;
+use crate::format::{Format, JSON_CONTENT_TYPE};
 use crate::stats::Stats;
 
 /// What every request handler shares.
@@ -134,10 +134,7 @@ async fn answer(state: &AppState, request: Request) -> Result<Response, Error> {
     };
     *response.body_mut() = Body::from(sent.bytes.clone());
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(answer.content_type()),
-    );
+    headers.insert(header::CONTENT_TYPE, answer.content_type.clone());
     if let Some(encoding) = sent.encoding {
         headers.insert(
             header::CONTENT_ENCODING,
@@ -250,7 +247,7 @@ impl IntoResponse for Error {
             StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = (
             status,
-            [(header::CONTENT_TYPE, "application/json")],
+            [(header::CONTENT_TYPE, JSON_CONTENT_TYPE)],
             self.to_json().to_string(),
         )
             .into_response();

@@ -29,6 +29,7 @@ use serde_json::Value;
 use tower::ServiceExt;
 
 use crate::error::Error;
+use crate::format::JSON_CONTENT_TYPE;
 
 /// What an invocation is, decided from its payload alone (before any request is answered).
 #[derive(Debug)]
@@ -169,7 +170,7 @@ async fn invoke_directly(router: Router, request: axum::http::Result<Request<Bod
     };
     let Ok(response) = response;
     let is_json = response.headers().get(header::CONTENT_TYPE)
-        == Some(&HeaderValue::from_static("application/json"));
+        == Some(&HeaderValue::from_static(JSON_CONTENT_TYPE));
     let bytes = match response.into_body().collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) => return outside_the_router(format!("cannot read the response: {e}")),
