@@ -14,19 +14,26 @@ use http::HeaderValue;
 pub use encoding::{Encoding, MIN_COMPRESSED_BYTES};
 pub use tag::{entity_tag, without_took_tag};
 
-use crate::format::Format;
+use crate::format::{Format, TagKind};
 
 /// An answer ready to send, with what the HTTP layer needs to send it.
+///
+/// Its headers are header values, made once with the answer rather than on each call: a kept
+/// answer is sent many times, and a hit then only counts one more reference to bytes already
+/// made (the content type's are static), where making them from strings would format, check
+/// and allocate again on every hit, the path the benchmark measures.
 #[derive(Debug)]
 pub struct Answer {
     /// The format it is written in.
     pub format: Format,
     /// The body, uncompressed.
     pub body: Bytes,
+    /// Its `Content-Type`.
+    pub content_type: HeaderValue,
     /// The body's entity tag (see [`Answer::new`]).
     pub tag: HeaderValue,
-    /// Its `Cache-Control`, made once: caches downstream may keep it as long as we do
-    /// (`max-age`), and a partial answer not at all (`no-store`).
+    /// Its `Cache-Control`: caches downstream may keep it as long as we do (`max-age`), and a
+    /// partial answer not at all (`no-store`).
     pub cache_control: HeaderValue,
     /// Why the answer is incomplete, when some shards failed: it is served, but not kept.
     pub partial: Option<String>,
@@ -53,15 +60,12 @@ struct Variant {
 }
 
 impl Answer {
-    /// The answer `body` in `format`. Its tag is strong, of the bytes sent, except for the
-    /// default format: Elasticsearch's own response, whose `took` changes with every search
-    /// while the data does not, gets a weak tag of the response without `took`, so a cache's
-    /// revalidation gets its 304 while the histogram stays the same. Downstream caches may keep
-    /// it for `max_age` unless it is `partial`.
+    /// The answer `body` in `format`, tagged as the format's [`TagKind`] says. Downstream
+    /// caches may keep it for `max_age` unless it is `partial`.
     pub fn new(format: Format, body: String, max_age: Duration, partial: Option<String>) -> Self {
-        let tag = match format {
-            Format::Es => without_took_tag(&body),
-            _ => entity_tag(body.as_bytes()),
+        let tag = match format.tag_kind() {
+            TagKind::WeakWithoutTook => without_took_tag(&body),
+            TagKind::OfBytes => entity_tag(body.as_bytes()),
         };
         let cache_control = match partial {
             None => HeaderValue::try_from(format!("max-age={}", max_age.as_secs()))
@@ -70,6 +74,7 @@ impl Answer {
         };
         Answer {
             format,
+            content_type: HeaderValue::from_static(format.content_type()),
             body: Bytes::from(body),
             tag,
             cache_control,
@@ -78,15 +83,10 @@ impl Answer {
         }
     }
 
-    /// The content type it is served with.
-    pub fn content_type(&self) -> &'static str {
-        self.format.content_type()
-    }
-
     /// What to send a caller who prefers `encoding`: its compressed variant, made once and kept
     /// with the answer, or the body as it is when it is shorter than [`MIN_COMPRESSED_BYTES`]
-    /// or would not shrink. A compressed variant's tag is strong, of its own bytes (it is
-    /// another representation), but the default format keeps its one weak tag.
+    /// or would not shrink. A compressed variant is tagged as the format's [`TagKind`] says:
+    /// by its own bytes, or with the answer's one weak tag.
     pub fn representation(&self, encoding: Option<Encoding>) -> Representation<'_> {
         let plain = Representation {
             bytes: &self.body,
@@ -101,9 +101,9 @@ impl Answer {
         }
         let variant = self.compressed[encoding as usize].get_or_init(|| {
             let bytes = encoding.compress(&self.body)?;
-            let tag = match self.format {
-                Format::Es => self.tag.clone(),
-                _ => entity_tag(&bytes),
+            let tag = match self.format.tag_kind() {
+                TagKind::WeakWithoutTook => self.tag.clone(),
+                TagKind::OfBytes => entity_tag(&bytes),
             };
             Some(Variant { bytes, tag })
         });

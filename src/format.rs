@@ -1,8 +1,13 @@
-//! `Format`: how an answer is written. Its names, its content type and what `Accept` asks for
-//! all live here, so the `format` parameter, the CLI's `--help` and the HTTP layer agree.
+//! `Format`: how an answer is written. Its names, its content type and the rules that follow
+//! from what it is (the raw response or not, JSON or not, how it is tagged) live here, so the
+//! `format` parameter, the CLI's `--help`, the search body, the tag and the HTTP layer's
+//! reading of `Accept` agree. A new format is a variant here and its writer in `render`.
 
 use std::fmt;
 use std::str::FromStr;
+
+/// The content type of every JSON answer, errors included: a response with it is JSON.
+pub const JSON_CONTENT_TYPE: &str = "application/json";
 
 /// How the answer is written.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -32,7 +37,7 @@ impl Format {
     /// The content type the format is served with.
     pub fn content_type(self) -> &'static str {
         match self {
-            Format::Es | Format::Buckets => "application/json",
+            Format::Es | Format::Buckets => JSON_CONTENT_TYPE,
             Format::Csv => "text/csv; charset=utf-8",
             Format::Svg => "image/svg+xml",
         }
@@ -40,105 +45,43 @@ impl Format {
 
     /// Whether the answer is a JSON document (and so can be pretty-printed or embedded as JSON).
     pub fn is_json(self) -> bool {
-        matches!(self, Format::Es | Format::Buckets)
+        self.media_type() == JSON_CONTENT_TYPE
     }
 
-    /// The format an `Accept` header prefers, read as RFC 9110 (12.5.1) says: media ranges
-    /// match case-insensitively, each format takes the q-value of the most specific range
-    /// that matches it (`text/csv` over `text/*` over `*/*`), `q=0` means "not acceptable",
-    /// and the highest q wins; at equal q the format named by the more specific range wins,
-    /// then the default. `None` when the header prefers JSON, or accepts none of our formats:
-    /// the answer is then JSON, as the original's always was.
-    pub fn from_accept(accept: &str) -> Option<Format> {
-        // (q in thousandths, specificity) of each format, for what the header says of it.
-        let preference = |format: Format| {
-            let (kind, subtype) = format.media_type();
-            accept
-                .split(',')
-                .filter_map(MediaRange::parse)
-                .filter_map(|range| range.matches(kind, subtype).map(|s| (s, range.quality)))
-                .max_by_key(|(specificity, _)| *specificity)
-                .map(|(specificity, quality)| (quality, specificity))
-        };
-        // `Es` first, so that it wins a full tie; `Buckets` shares its media type.
-        [Format::Es, Format::Csv, Format::Svg]
-            .into_iter()
-            .filter_map(|format| Some((format, preference(format)?)))
-            .filter(|(_, (quality, _))| *quality > 0)
-            .fold(None::<(Format, (u16, u8))>, |best, candidate| match best {
-                Some(best) if best.1 >= candidate.1 => Some(best),
-                _ => Some(candidate),
-            })
-            .map(|(format, _)| format)
-            .filter(|format| *format != Format::Es)
+    /// Whether the answer is Elasticsearch's own response, sent as it came: the original
+    /// function's answer, so it is searched with the original body, untouched.
+    pub fn is_raw(self) -> bool {
+        matches!(self, Format::Es)
     }
 
-    /// The type and subtype of [`Format::content_type`], without parameters.
-    fn media_type(self) -> (&'static str, &'static str) {
-        match self {
-            Format::Es | Format::Buckets => ("application", "json"),
-            Format::Csv => ("text", "csv"),
-            Format::Svg => ("image", "svg+xml"),
+    /// How the answer's entity tag is made: Elasticsearch's own response carries its `took`,
+    /// which changes with every search while the data does not.
+    pub fn tag_kind(self) -> TagKind {
+        if self.is_raw() {
+            TagKind::WeakWithoutTook
+        } else {
+            TagKind::OfBytes
         }
+    }
+
+    /// The type and subtype of [`Format::content_type`], without parameters: what an `Accept`
+    /// header names it by.
+    pub fn media_type(self) -> &'static str {
+        let content_type = self.content_type();
+        content_type
+            .split_once(';')
+            .map_or(content_type, |(media_type, _)| media_type)
     }
 }
 
-/// One media range of an `Accept` header, such as `text/*;q=0.5`.
-struct MediaRange<'a> {
-    kind: &'a str,
-    subtype: &'a str,
-    /// The q-value in thousandths: 1000 when none is given.
-    quality: u16,
-}
-
-impl<'a> MediaRange<'a> {
-    /// A range, or `None` when it is malformed (it is then ignored, as if not sent).
-    fn parse(text: &'a str) -> Option<MediaRange<'a>> {
-        let mut parts = text.split(';');
-        let (kind, subtype) = parts.next()?.trim().split_once('/')?;
-        let (kind, subtype) = (kind.trim(), subtype.trim());
-        if kind.is_empty() || subtype.is_empty() || (kind == "*" && subtype != "*") {
-            return None;
-        }
-        let mut quality = 1000;
-        for parameter in parts {
-            if let Some((name, value)) = parameter.split_once('=')
-                && name.trim().eq_ignore_ascii_case("q")
-            {
-                quality = parse_quality(value.trim())?;
-            }
-        }
-        Some(MediaRange {
-            kind,
-            subtype,
-            quality,
-        })
-    }
-
-    /// How specifically this range names `kind/subtype`: 2 exactly, 1 as `kind/*`, 0 as `*/*`.
-    fn matches(&self, kind: &str, subtype: &str) -> Option<u8> {
-        let same = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
-        match (self.kind, self.subtype) {
-            ("*", "*") => Some(0),
-            (k, "*") if same(k, kind) => Some(1),
-            (k, s) if same(k, kind) && same(s, subtype) => Some(2),
-            _ => None,
-        }
-    }
-}
-
-/// A qvalue (RFC 9110, 12.4.2): `0` to `1` with at most three decimals, in thousandths.
-pub(crate) fn parse_quality(text: &str) -> Option<u16> {
-    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
-    if fraction.len() > 3 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let thousandths = format!("{fraction:0<3}").parse::<u16>().ok()?;
-    match whole {
-        "0" => Some(thousandths),
-        "1" if thousandths == 0 => Some(1000),
-        _ => None,
-    }
+/// How an answer's entity tag is made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TagKind {
+    /// Strong, of the bytes sent: each compressed variant, another representation, has its own.
+    OfBytes,
+    /// Weak, of the answer without the value of its `took`, and the same in every encoding: a
+    /// cache's revalidation gets its 304 while the histogram stays the same.
+    WeakWithoutTook,
 }
 
 impl FromStr for Format {
@@ -177,66 +120,17 @@ mod tests {
     }
 
     #[test]
-    fn accept_picks_csv_or_svg_only() {
-        assert_eq!(Format::from_accept("text/csv"), Some(Format::Csv));
-        assert_eq!(
-            Format::from_accept("image/svg+xml,*/*;q=0.8"),
-            Some(Format::Svg)
-        );
-        assert_eq!(Format::from_accept("application/json"), None);
-        assert_eq!(Format::from_accept("*/*"), None);
-        assert_eq!(Format::from_accept("text/html"), None);
-        assert_eq!(Format::from_accept(""), None);
+    fn a_media_type_is_its_content_type_without_parameters() {
+        assert_eq!(Format::Csv.media_type(), "text/csv");
+        assert_eq!(Format::Svg.media_type(), "image/svg+xml");
+        assert_eq!(Format::Es.media_type(), Format::Buckets.media_type());
     }
 
-    /// RFC 9110 (12.5.1): q=0 is "not acceptable", media types are case-insensitive, and at
-    /// equal q the more specific range decides.
-    #[test]
-    fn accept_weighs_q_values_case_and_specificity() {
-        let cases = [
-            ("text/csv;q=0, application/json", None),
-            ("application/json, image/svg+xml;q=0", None),
-            ("TEXT/CSV", Some(Format::Csv)),
-            ("Image/SVG+XML", Some(Format::Svg)),
-            ("text/csv ; Q=0", None),
-            ("application/json;q=0.5, text/csv;q=0.9", Some(Format::Csv)),
-            ("text/csv;q=0.4, image/svg+xml;q=0.6", Some(Format::Svg)),
-            ("application/json;q=0.9, image/svg+xml", Some(Format::Svg)),
-            ("text/*", Some(Format::Csv)),
-            ("image/*, */*;q=0.1", Some(Format::Svg)),
-            ("text/csv, */*", Some(Format::Csv)),
-            ("*/*, text/csv;q=0", None),
-            ("text/*;q=0.2, text/csv;q=0", None),
-            ("text/csv;q=0, */*", None),
-            ("text/csv, application/json", None),
-            ("text/csv;q=2, image/svg+xml;q=0.1", Some(Format::Svg)),
-            ("text/csv;q=0.0001", None),
-            ("csv, image/svg+xml", Some(Format::Svg)),
-        ];
-        for (accept, wanted) in cases {
-            assert_eq!(Format::from_accept(accept), wanted, "Accept: {accept}");
-        }
-    }
-
-    #[test]
-    fn q_values_parse_as_rfc_9110_writes_them() {
-        assert_eq!(parse_quality("1"), Some(1000));
-        assert_eq!(parse_quality("1.000"), Some(1000));
-        assert_eq!(parse_quality("0.5"), Some(500));
-        assert_eq!(parse_quality("0.125"), Some(125));
-        assert_eq!(parse_quality("0"), Some(0));
-        for bad in ["1.5", "2", "0.1234", "-1", "", "x", "0.a"] {
-            assert_eq!(parse_quality(bad), None, "{bad}");
-        }
-    }
-
+    /// Exactly: the Lambda door embeds an answer as JSON when its content type is this one.
     #[test]
     fn json_formats_are_served_as_json() {
         for format in Format::ALL {
-            assert_eq!(
-                format.is_json(),
-                format.content_type() == "application/json"
-            );
+            assert_eq!(format.is_json(), format.content_type() == JSON_CONTENT_TYPE);
         }
     }
 }

@@ -8,18 +8,18 @@
 //! - [`body`] reads the request's body within its deadline, and [`shed`] refuses calls beyond
 //!   `MAX_IN_FLIGHT`;
 //! - the function reads its parameters ([`params`], or a CloudEvent's: `cloudevent`) and the
-//!   caller's choice of [`compression`], and answers, weighing the answer's entity tag against
-//!   the request's [`conditional`] headers.
+//!   caller's choice of format and coding ([`negotiate`]), and answers, weighing the answer's
+//!   entity tag against the request's [`conditional`] headers.
 
 pub mod app;
 pub mod body;
 mod call_layer;
 mod cloudevent;
-pub mod compression;
 pub mod conditional;
 pub(crate) mod cors;
 pub mod identity;
 mod metrics;
+pub mod negotiate;
 pub mod params;
 pub mod serve;
 pub mod shed;

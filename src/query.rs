@@ -89,11 +89,13 @@ impl Default for StatsQuery {
 }
 
 impl StatsRequest {
-    /// Parses parameters. `accept` picks the format when no `format` parameter does;
-    /// `allowed_indices` is `ES_INDEX_ALLOW`, the patterns an `index` parameter must match.
+    /// Parses parameters. `preferred` is the format the caller prefers otherwise (over HTTP,
+    /// its `Accept`): it is the answer's when no `format` parameter names one, and the default
+    /// when there is none. `allowed_indices` is `ES_INDEX_ALLOW`, the patterns an `index`
+    /// parameter must match.
     pub fn parse(
         params: &[(String, String)],
-        accept: Option<&str>,
+        preferred: Option<Format>,
         allowed_indices: &str,
     ) -> Result<Self, Error> {
         let mut request = StatsRequest::default();
@@ -131,7 +133,7 @@ impl StatsRequest {
             }
         }
         if !seen.contains(&"format") {
-            request.format = accept.and_then(Format::from_accept).unwrap_or_default();
+            request.format = preferred.unwrap_or_default();
         }
         Ok(request)
     }
@@ -140,11 +142,11 @@ impl StatsRequest {
 impl StatsRequest {
     /// The search body for this request: the query's, asking Elasticsearch to count every
     /// matching observation when the answer reports the total. Without `track_total_hits` it
-    /// stops counting at 10,000 (`"relation":"gte"`). `format=es` sends the query's body
-    /// untouched: that is the original function's answer.
+    /// stops counting at 10,000 (`"relation":"gte"`). The raw format (`format=es`) sends the
+    /// query's body untouched: that is the original function's answer.
     pub fn search_body(&self, bounds: Option<(f64, f64)>) -> Value {
         let mut body = self.query.body_with_bounds(bounds);
-        if self.format != Format::Es {
+        if !self.format.is_raw() {
             body["track_total_hits"] = json!(true);
         }
         body

@@ -13,6 +13,7 @@ use crate::call::CallContext;
 use crate::config::{Config, Env};
 use crate::error::Error;
 use crate::es::EsClient;
+use crate::format::Format;
 use crate::offload;
 use crate::query::{StatsQuery, StatsRequest};
 use crate::ranges::{FieldRanges, Range, bucket_count};
@@ -77,17 +78,17 @@ impl Stats {
         self.cache.as_ref().map_or(Duration::ZERO, AnswerCache::ttl)
     }
 
-    /// Answers the request that `params` spell. `accept` picks the format when no `format`
-    /// parameter does. Identical requests share one answer, kept for `CACHE_TTL`; a request
+    /// Answers the request that `params` spell, in the `preferred` format when no `format`
+    /// parameter names one. Identical requests share one answer, kept for `CACHE_TTL`; a request
     /// waiting on another's answer gets that answer, made with the context of the call that
     /// started it.
     pub async fn answer(
         &self,
         params: &[(String, String)],
-        accept: Option<&str>,
+        preferred: Option<Format>,
         call: &CallContext,
     ) -> Result<Arc<Answer>, Error> {
-        let request = StatsRequest::parse(params, accept, &self.index_allow)?;
+        let request = StatsRequest::parse(params, preferred, &self.index_allow)?;
         match &self.cache {
             Some(cache) => {
                 let fresh = || self.fresh_answer(&request, call);

@@ -24,10 +24,11 @@ use super::conditional::{self, Preconditions};
 use super::identity::{CallSettings, Failure};
 use super::metrics::Metrics;
 use super::params::{params_from_json, params_from_query};
-use super::{compression, cors, shed};
+use super::{cors, negotiate, shed};
 use crate::answer::Encoding;
 use crate::call::CallContext;
 use crate::error::Error;
+use crate::format::{Format, JSON_CONTENT_TYPE};
 use crate::stats::Stats;
 
 /// What every request handler shares.
@@ -125,7 +126,7 @@ async fn answer(state: &AppState, request: Request) -> Result<Response, Error> {
     let call = Call::from_request(request, &()).await?;
     let answer = state
         .stats
-        .answer(&call.params, call.accept.as_deref(), &call.context)
+        .answer(&call.params, call.format, &call.context)
         .await?;
     answer.compress_ahead(call.encoding).await;
     let sent = answer.representation(call.encoding);
@@ -137,10 +138,7 @@ async fn answer(state: &AppState, request: Request) -> Result<Response, Error> {
     };
     *response.body_mut() = Body::from(sent.bytes.clone());
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(answer.content_type()),
-    );
+    headers.insert(header::CONTENT_TYPE, answer.content_type.clone());
     if let Some(encoding) = sent.encoding {
         headers.insert(
             header::CONTENT_ENCODING,
@@ -186,8 +184,8 @@ struct Call {
     encoding: Option<Encoding>,
     /// The query string's parameters, then the body's or the CloudEvent's data's.
     params: Vec<(String, String)>,
-    /// The `Accept` header, which picks the format when no `format` parameter does.
-    accept: Option<String>,
+    /// The format `Accept` prefers, the answer's when no `format` parameter names one.
+    format: Option<Format>,
     /// Whether the request carried a CloudEvent, to be answered with one.
     is_event: bool,
     /// Who asked and until when, as the call's identity layer decided.
@@ -212,13 +210,12 @@ impl<S: Send + Sync> FromRequest<S> for Call {
         } else {
             Vec::new()
         });
-        let accept = parts.headers.get(header::ACCEPT);
         Ok(Call {
             preconditions: Preconditions::of(&parts.headers),
-            encoding: compression::preferred(&parts.headers),
+            encoding: negotiate::preferred_encoding(&parts.headers),
+            format: negotiate::preferred_format(&parts.headers),
             method: parts.method,
             params,
-            accept: accept.and_then(|v| v.to_str().ok()).map(str::to_string),
             is_event,
             context: parts.extensions.remove().unwrap_or_default(),
         })
@@ -244,7 +241,7 @@ impl IntoResponse for Error {
             StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = (
             status,
-            [(header::CONTENT_TYPE, "application/json")],
+            [(header::CONTENT_TYPE, JSON_CONTENT_TYPE)],
             self.to_json().to_string(),
         )
             .into_response();

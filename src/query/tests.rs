@@ -161,17 +161,14 @@ fn a_refused_index_is_told_without_the_allowed_patterns() {
 fn format_from_parameter_or_accept() {
     assert_eq!(parse(&[]).unwrap().format, Format::Es);
     assert_eq!(parse(&[("format", "csv")]).unwrap().format, Format::Csv);
-    let by_accept = |accept| {
-        StatsRequest::parse(&[], Some(accept), ALLOW)
-            .unwrap()
-            .format
-    };
-    assert_eq!(by_accept("text/csv"), Format::Csv);
-    assert_eq!(by_accept("image/svg+xml,*/*;q=0.8"), Format::Svg);
-    assert_eq!(by_accept("application/json"), Format::Es);
+    let by_preference = |preferred| StatsRequest::parse(&[], preferred, ALLOW).unwrap().format;
+    assert_eq!(by_preference(Some(Format::Csv)), Format::Csv);
+    assert_eq!(by_preference(Some(Format::Svg)), Format::Svg);
+    assert_eq!(by_preference(Some(Format::Es)), Format::Es);
+    assert_eq!(by_preference(None), Format::Es);
     let both = StatsRequest::parse(
         &[("format".into(), "buckets".into())],
-        Some("text/csv"),
+        Some(Format::Csv),
         ALLOW,
     )
     .unwrap();

@@ -29,6 +29,7 @@ use serde_json::Value;
 use tower::ServiceExt;
 
 use crate::error::Error;
+use crate::format::JSON_CONTENT_TYPE;
 
 /// What an invocation is, decided from its payload alone (before any request is answered).
 #[derive(Debug)]
@@ -78,7 +79,7 @@ pub async fn handle(
         Invocation::Direct(payload) => Request::builder()
             .method(Method::POST)
             .uri("/")
-            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::CONTENT_TYPE, JSON_CONTENT_TYPE)
             .body(Body::from(payload.to_string())),
     };
     let request = request.map(|mut request| {
@@ -119,7 +120,7 @@ fn unreadable_event_response(origin: &RequestOrigin) -> Result<Value, serde_json
     let headers = HeaderMap::from_iter([
         (
             header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
+            HeaderValue::from_static(JSON_CONTENT_TYPE),
         ),
         crate::http::cors::ALLOW_ORIGIN,
     ]);
@@ -166,7 +167,7 @@ async fn invoke_directly(router: Router, request: axum::http::Result<Request<Bod
     };
     let Ok(response) = response;
     let is_json = response.headers().get(header::CONTENT_TYPE)
-        == Some(&HeaderValue::from_static("application/json"));
+        == Some(&HeaderValue::from_static(JSON_CONTENT_TYPE));
     let bytes = match response.into_body().collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) => return outside_the_router(format!("cannot read the response: {e}")),
