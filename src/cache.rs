@@ -18,7 +18,7 @@ use crate::query::StatsRequest;
 
 /// What the cache keeps: at most `budget` bytes of answers, counted truthfully.
 #[derive(Clone, Debug)]
-pub struct AnswerCache {
+pub(crate) struct AnswerCache {
     cache: Cache<StatsRequest, Arc<Answer>>,
     /// An answer weighing more than this is served but not kept.
     largest_kept: u64,
@@ -27,15 +27,15 @@ pub struct AnswerCache {
 /// What an entry costs beyond its key's text and its answer's bytes: moka's node, its
 /// hash-table slot and timer-wheel entry, the `Arc`, the key and the answer's structs. A
 /// measured upper bound, rounded up.
-pub const ENTRY_OVERHEAD: u64 = 512;
+pub(crate) const ENTRY_OVERHEAD: u64 = 512;
 
 /// An answer may take at most this share of the budget (1/16) to be kept.
-pub const LARGEST_SHARE: u64 = 16;
+pub(crate) const LARGEST_SHARE: u64 = 16;
 
 impl AnswerCache {
     /// A cache whose entries live for `ttl` and weigh at most `budget` bytes in all; `None`
     /// when `ttl` or `budget` is zero (caching off).
-    pub fn new(ttl: Duration, budget: u64) -> Option<Self> {
+    pub(crate) fn new(ttl: Duration, budget: u64) -> Option<Self> {
         if ttl.is_zero() || budget == 0 {
             return None;
         }
@@ -53,7 +53,7 @@ impl AnswerCache {
     }
 
     /// How long an answer is kept.
-    pub fn ttl(&self) -> Duration {
+    pub(crate) fn ttl(&self) -> Duration {
         self.cache.policy().time_to_live().unwrap_or_default()
     }
 
@@ -63,7 +63,7 @@ impl AnswerCache {
     /// some kilobytes) is called, and its future boxed, only when none is kept, so a hit never
     /// builds or moves it. Its future runs only when no other request is making the same answer
     /// already; otherwise it is dropped unpolled and the request waits for that answer.
-    pub async fn get_or_make<F>(
+    pub(crate) async fn get_or_make<F>(
         &self,
         request: &StatsRequest,
         make: impl FnOnce() -> F,

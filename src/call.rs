@@ -23,7 +23,7 @@ pub struct CallContext {
 }
 
 /// What the Elasticsearch call leaves for the rest: rendering the answer and handing it back.
-pub const DEADLINE_MARGIN: Duration = Duration::from_millis(250);
+pub(crate) const DEADLINE_MARGIN: Duration = Duration::from_millis(250);
 
 impl CallContext {
     /// The Elasticsearch call's timeout: the least of `limit` (`ES_TIMEOUT`) and the time the
@@ -57,7 +57,7 @@ impl CallContext {
 /// run in empty roots and `FROM scratch` images with no `/dev/urandom`, where asking for random
 /// bytes fails. Ids are unique within a process by the counter, and across processes by the
 /// seed; they are names, not secrets.
-pub fn new_id() -> String {
+pub(crate) fn new_id() -> String {
     static SEED: OnceLock<u64> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let seed = *SEED.get_or_init(|| {
@@ -86,7 +86,7 @@ fn splitmix64(x: u64) -> u64 {
 
 /// A request id worth echoing and passing on: 1 to 128 characters, letters, digits and
 /// `-_.:/+=@` (UUIDs, ULIDs, AWS request ids and base64 all fit). Anything else is ignored.
-pub fn sane_request_id(id: &str) -> bool {
+pub(crate) fn sane_request_id(id: &str) -> bool {
     (1..=128).contains(&id.len())
         && id
             .bytes()
@@ -95,7 +95,7 @@ pub fn sane_request_id(id: &str) -> bool {
 
 /// A W3C `traceparent` of version 00: `00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`,
 /// lowercase, with neither id all zeros.
-pub fn sane_traceparent(value: &str) -> bool {
+pub(crate) fn sane_traceparent(value: &str) -> bool {
     let parts: Vec<&str> = value.split('-').collect();
     let hex = |s: &str, len: usize| {
         s.len() == len
@@ -109,14 +109,14 @@ pub fn sane_traceparent(value: &str) -> bool {
 }
 
 /// A `tracestate` to pass on with its `traceparent`: at most 512 visible ASCII characters.
-pub fn sane_tracestate(value: &str) -> bool {
+pub(crate) fn sane_tracestate(value: &str) -> bool {
     value.len() <= 512 && value.bytes().all(|b| b == b' ' || b.is_ascii_graphic())
 }
 
 /// The `traceparent` an AWS X-Ray trace header stands for, e.g.
 /// `Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1` →
 /// `00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01`.
-pub fn traceparent_from_xray(header: &str) -> Option<String> {
+pub(crate) fn traceparent_from_xray(header: &str) -> Option<String> {
     let field = |name: &str| {
         header
             .split(';')

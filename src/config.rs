@@ -11,29 +11,29 @@ use crate::error::Error;
 mod env;
 mod secrets;
 pub use env::Env;
-pub use secrets::Secret;
+pub(crate) use secrets::Secret;
 use secrets::{credentials, read_secret_file};
 
 /// The original function's client timeout.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long answers are kept: the station writes every 2 minutes, dashboards ask more often.
-pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(15);
+pub(crate) const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(15);
 /// The most bytes of answers the cache keeps: with the rest of a door, it fits well inside the
 /// smallest memory limit in the deploy files (64 MiB); see the README's memory ceiling.
-pub const DEFAULT_CACHE_MAX_BYTES: u64 = 16 * 1024 * 1024;
+pub(crate) const DEFAULT_CACHE_MAX_BYTES: u64 = 16 * 1024 * 1024;
 /// The most buckets an answer holds: a bucket every 0.1 degree across 200 degrees, more bars
 /// than an 800-pixel chart can draw. No reader, person or program, needs finer; and it bounds
 /// what any one answer costs to search, render, keep and send (see the README's security section).
-pub const DEFAULT_MAX_BUCKETS_SERVED: u64 = 2_000;
+pub(crate) const DEFAULT_MAX_BUCKETS_SERVED: u64 = 2_000;
 /// The most `MAX_BUCKETS_SERVED` may be: the most buckets Elasticsearch 9 always serves with its
 /// default `search.max_buckets` (65,536). Its last reduce counts the empty buckets it fills in
 /// a second time, in steps of 10,000, so 35,537 mostly empty buckets count as 65,537 and are
 /// refused (measured on Elasticsearch 9.5).
-pub const MAX_BUCKETS_SERVED_LIMIT: u64 = 35_536;
+pub(crate) const MAX_BUCKETS_SERVED_LIMIT: u64 = 35_536;
 /// Where Elasticsearch is when nothing says otherwise.
-pub const DEFAULT_URL: &str = "http://localhost:9200";
+pub(crate) const DEFAULT_URL: &str = "http://localhost:9200";
 /// The weather station's monthly indices. `_all` reproduces the original, which searched every index.
-pub const DEFAULT_INDEX: &str = "wx-rtbeat-*";
+pub(crate) const DEFAULT_INDEX: &str = "wx-rtbeat-*";
 
 /// The environment variables, for `--help` and the README.
 pub const ENVIRONMENT_HELP: &str = "\
@@ -97,12 +97,7 @@ pub enum Endpoint {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Credentials {
     /// `ES_USERNAME` and `ES_PASSWORD`.
-    Basic {
-        /// The user name.
-        username: String,
-        /// The password.
-        password: Secret,
-    },
+    Basic { username: String, password: Secret },
     /// `ES_API_KEY`, as Elasticsearch encodes it (base64 of `id:key`).
     ApiKey(Secret),
 }

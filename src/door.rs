@@ -6,8 +6,8 @@
 //! [`kubeless::door`] or [`knative::door`]) served by one starter, [`Platform::serve`]. A new
 //! HTTP door is a function that reads its settings and one [`Platform`] arm.
 
-pub mod knative;
-pub mod kubeless;
+mod knative;
+mod kubeless;
 pub mod lambda;
 pub mod telemetry;
 

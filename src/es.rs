@@ -35,7 +35,7 @@ const TRACESTATE: &str = "tracestate";
 /// 64 sockets on a node for each pod or Lambda environment. A node runs few searches at once
 /// anyway (its `search` thread pool has `cores × 3 / 2 + 1` threads) and queues the rest, so
 /// the wait moves from its queue to ours.
-pub const MAX_SEARCHES_IN_FLIGHT: usize = 16;
+pub(crate) const MAX_SEARCHES_IN_FLIGHT: usize = 16;
 
 /// A configured Elasticsearch client. Cheap to clone; building it makes no network call.
 ///

@@ -7,7 +7,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// The content type of every JSON answer, errors included: a response with it is JSON.
-pub const JSON_CONTENT_TYPE: &str = "application/json";
+pub(crate) const JSON_CONTENT_TYPE: &str = "application/json";
 
 /// How the answer is written.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

@@ -12,12 +12,12 @@
 //!   entity tag against the request's [`conditional`] headers.
 
 pub mod app;
-pub mod body;
+mod body;
 mod call_layer;
 mod cloudevent;
-pub mod conditional;
+mod conditional;
 pub(crate) mod cors;
-pub mod identity;
+pub(crate) mod identity;
 mod metrics;
 pub mod negotiate;
 pub mod params;

@@ -11,13 +11,15 @@ use tokio::sync::Semaphore;
 use crate::error::Error;
 
 /// Bytes from which reading, rendering or compressing is heavy: about a millisecond of CPU.
-pub const LARGE_BYTES: usize = 32 * 1024;
+pub(crate) const LARGE_BYTES: usize = 32 * 1024;
 
 /// Turns to run heavy work, shared by the whole process.
 static TURNS: OnceLock<Semaphore> = OnceLock::new();
 
 /// Runs `work` on a blocking thread when its turn comes. A panic in it is an internal error.
-pub async fn run<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, Error> {
+pub(crate) async fn run<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Error> {
     let turns = TURNS.get_or_init(|| {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         Semaphore::new(cores.saturating_sub(1).max(1))

@@ -16,24 +16,24 @@ use crate::error::Error;
 
 /// How long a field's range is kept. A value outside it that arrives meanwhile can make an
 /// answer a few buckets larger than allowed; the count of the answer's own buckets catches that.
-pub const RANGE_TTL: Duration = Duration::from_secs(60);
+pub(crate) const RANGE_TTL: Duration = Duration::from_secs(60);
 
 /// At most this many fields' ranges are kept: the index and field a request names are free
 /// text within their rules, so the table is bounded like everything a client can fill.
 const MOST_KEPT: u64 = 1024;
 
 /// A field's lowest and highest value, `None` when it has none.
-pub type Range = Option<(f64, f64)>;
+pub(crate) type Range = Option<(f64, f64)>;
 
 /// The ranges kept, by index and field.
 #[derive(Clone, Debug)]
-pub struct FieldRanges {
+pub(crate) struct FieldRanges {
     kept: Cache<(String, String), Range>,
 }
 
 impl FieldRanges {
     /// An empty table.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         FieldRanges {
             kept: Cache::builder()
                 .time_to_live(RANGE_TTL)
@@ -44,7 +44,7 @@ impl FieldRanges {
 
     /// The range of `field` on `index`: kept, or being searched by another call, or searched
     /// now by `search`. A failed search is not kept.
-    pub async fn get_or_search<F>(
+    pub(crate) async fn get_or_search<F>(
         &self,
         index: &str,
         field: &str,
@@ -70,7 +70,7 @@ impl Default for FieldRanges {
 /// How many buckets `interval` makes across `(min, max)`, empty ones included, as a float so
 /// that no interval can overflow it: tiny intervals over wide ranges give counts beyond any
 /// integer type, and ones so small that a value divided by them is infinite give infinity.
-pub fn bucket_count((min, max): (f64, f64), interval: f64) -> f64 {
+pub(crate) fn bucket_count((min, max): (f64, f64), interval: f64) -> f64 {
     let count = (max / interval).floor() - (min / interval).floor() + 1.0;
     if count.is_nan() {
         f64::INFINITY

@@ -14,7 +14,7 @@ use crate::response::SearchResponse;
 
 /// One bar of the histogram: `count` observations in `[from, to)`.
 #[derive(Clone, Debug, PartialEq)]
-pub struct HistogramBucket {
+pub(crate) struct HistogramBucket {
     /// The bucket's lower edge (Elasticsearch's `key`).
     pub from: f64,
     /// The upper edge, `from + interval`.
@@ -25,7 +25,7 @@ pub struct HistogramBucket {
 
 /// The histogram read out of a search response.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Histogram {
+pub(crate) struct Histogram {
     /// All observations in the window (`hits.total`).
     pub total: u64,
     /// The buckets, lowest first, empty ones included.
@@ -34,7 +34,7 @@ pub struct Histogram {
 
 impl Histogram {
     /// The histogram in a search response whose buckets are `interval` wide.
-    pub fn read(response: &SearchResponse, interval: f64) -> Self {
+    pub(crate) fn read(response: &SearchResponse, interval: f64) -> Self {
         let buckets = response
             .buckets
             .iter()
@@ -52,7 +52,7 @@ impl Histogram {
 }
 
 /// Writes the search response in the request's format. `now` dates the window.
-pub fn render(
+pub(crate) fn render(
     request: &StatsRequest,
     response: SearchResponse,
     now: SystemTime,

@@ -7,7 +7,7 @@ use crate::error::Error;
 
 /// A search response: its text, and the parts of it that wx-stats reads.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct SearchResponse {
+pub(crate) struct SearchResponse {
     /// The response exactly as Elasticsearch sent it.
     pub text: String,
     /// `hits.total`: how many observations the query matched.
@@ -23,7 +23,7 @@ pub struct SearchResponse {
 
 /// `_shards` of a search response.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
-pub struct Shards {
+pub(crate) struct Shards {
     /// Shards searched.
     #[serde(default)]
     pub total: u64,
@@ -37,7 +37,7 @@ pub struct Shards {
 
 /// One failed shard.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
-pub struct ShardFailure {
+pub(crate) struct ShardFailure {
     /// The index the shard belongs to.
     #[serde(default)]
     pub index: Option<String>,
@@ -48,13 +48,13 @@ pub struct ShardFailure {
 
 impl Shards {
     /// Some shards answered and some failed: the answer is missing their documents.
-    pub fn partial(&self) -> bool {
+    pub(crate) fn partial(&self) -> bool {
         self.failed > 0 && self.failed < self.total
     }
 
     /// "1 of 2 shards failed (illegal_argument_exception)": what a client is told, with the
     /// first failure's type alone, as its index and Elasticsearch's words are the service's.
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         let first = self.failures.first().and_then(|failure| {
             let es_type = failure.reason["type"].as_str()?;
             Some(format!(" ({es_type})"))
@@ -68,7 +68,7 @@ impl Shards {
     }
 
     /// "1 of 2 shards failed (index x: illegal_argument_exception: …)", for the log.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let first = self.failures.first().map(|failure| {
             let reason = &failure.reason;
             let text = |v: &serde_json::Value| v.as_str().unwrap_or("").to_string();
@@ -90,7 +90,7 @@ impl Shards {
 
 /// One histogram bucket as Elasticsearch sends it.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
-pub struct Bucket {
+pub(crate) struct Bucket {
     /// The bucket's lower edge.
     pub key: f64,
     /// How many observations fall in it.
@@ -101,7 +101,7 @@ pub struct Bucket {
 impl SearchResponse {
     /// Reads a search response's text; anything that is not a search response is our 500,
     /// since Elasticsearch answered it with a success status.
-    pub fn parse(text: String) -> Result<Self, Error> {
+    pub(crate) fn parse(text: String) -> Result<Self, Error> {
         let raw: Raw = serde_json::from_str(&text).map_err(|e| {
             Error::Internal(format!("cannot read Elasticsearch's search response: {e}"))
         })?;

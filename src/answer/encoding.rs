@@ -79,7 +79,7 @@ pub(super) mod tests {
 
     /// An answer of `length` bytes shaped like a CSV of buckets, with irregular counts: it
     /// compresses as ours do, and different encoders or levels make different bytes of it.
-    pub fn text(length: usize) -> String {
+    pub(crate) fn text(length: usize) -> String {
         let mut text = String::from("from,to,count\r\n");
         let mut state: u32 = 1;
         for bucket in 0.. {

@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use wx_stats::config::Env;
+use wx_stats::Env;
 use wx_stats::door::Platform;
 
 #[tokio::main(flavor = "current_thread")]

@@ -7,16 +7,14 @@ use std::time::SystemTime;
 
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use wx_stats::call::CallContext;
-use wx_stats::config::Env;
 use wx_stats::door::program;
 use wx_stats::door::telemetry::{self, Logs};
 use wx_stats::sample::{self, LoadReport, SampleSpec};
-use wx_stats::{Answer, Error, EsClient, Format, Stats, config};
+use wx_stats::{Answer, CallContext, ENVIRONMENT_HELP, Env, Error, EsClient, Format, Stats};
 
 /// Temperature histograms from a weather station's Elasticsearch.
 #[derive(Parser)]
-#[command(version, after_help = config::ENVIRONMENT_HELP)]
+#[command(version, after_help = ENVIRONMENT_HELP)]
 struct Cli {
     #[command(flatten)]
     query: QueryFlags,

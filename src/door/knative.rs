@@ -15,14 +15,14 @@ use crate::error::Error;
 /// The longest `REVISION_TIMEOUT_SECONDS` accepted: a day, far above what Knative (600 s unless
 /// the cluster raises `max-revision-timeout-seconds`) or Cloud Run (3600 s) allow, and small
 /// enough that a deadline this far ahead is always a valid instant.
-pub const MAX_REVISION_TIMEOUT_SECONDS: u64 = 24 * 60 * 60;
+pub(super) const MAX_REVISION_TIMEOUT_SECONDS: u64 = 24 * 60 * 60;
 
 /// The variables that name a Knative service; each labels every log line when set.
 const SERVICE_LABELS: [&str; 3] = ["K_SERVICE", "K_REVISION", "K_CONFIGURATION"];
 
 /// The Knative door's settings: `PORT`, `REVISION_TIMEOUT_SECONDS`, and the service's name,
 /// which labels every log line and is the `ce-source` of reply events.
-pub fn door(env: &Env) -> Result<HttpDoor, Error> {
+pub(super) fn door(env: &Env) -> Result<HttpDoor, Error> {
     let span = tracing::info_span!(
         "service",
         K_SERVICE = tracing::field::Empty,
@@ -45,7 +45,7 @@ pub fn door(env: &Env) -> Result<HttpDoor, Error> {
 
 /// Plain HTTP on `PORT`, as the Knative door serves it: the one image's entry point when no
 /// platform is named. It logs as itself, so its logs do not claim a Knative service.
-pub fn plain_http(env: &Env) -> Result<HttpDoor, Error> {
+pub(super) fn plain_http(env: &Env) -> Result<HttpDoor, Error> {
     Ok(HttpDoor {
         function_timeout: revision_timeout(env)?,
         ..HttpDoor::new("http", "PORT", env)?

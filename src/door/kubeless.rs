@@ -9,11 +9,11 @@ use crate::config::Env;
 use crate::error::Error;
 
 /// The Kubeless function's timeout when `FUNC_TIMEOUT` is unset: Kubeless's own default.
-pub const DEFAULT_FUNC_TIMEOUT: Duration = Duration::from_secs(180);
+pub(super) const DEFAULT_FUNC_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// The Kubeless door's settings: `FUNC_PORT`, `FUNC_TIMEOUT` (a call running longer is
 /// answered 408), and the handler, module, runtime and memory limit, which are only logged.
-pub fn door(env: &Env) -> Result<HttpDoor, Error> {
+pub(super) fn door(env: &Env) -> Result<HttpDoor, Error> {
     let details = [
         ("FUNC_HANDLER", "handler"),
         ("MOD_NAME", "wx-stats"),

@@ -22,21 +22,21 @@ use crate::error::Error;
 
 /// A body must arrive whole within this time (or the function's limit, if shorter): after it,
 /// a 408. nginx's `client_body_timeout` bounds the wait between two reads; this bounds the whole.
-pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The largest request body read: parameters fit in a few hundred bytes, so a large body is a
 /// mistake or an attack.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
+pub(super) const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Reads bodies whole, within `limit`, before the service it wraps is asked for a slot.
 #[derive(Clone, Copy, Debug)]
-pub struct ReadBodyLayer {
+pub(super) struct ReadBodyLayer {
     limit: Duration,
 }
 
 impl ReadBodyLayer {
     /// Bodies must arrive within [`BODY_READ_TIMEOUT`], or `function_timeout` if shorter.
-    pub fn new(function_timeout: Option<Duration>) -> Self {
+    pub(super) fn new(function_timeout: Option<Duration>) -> Self {
         let limit = function_timeout.map_or(BODY_READ_TIMEOUT, |f| f.min(BODY_READ_TIMEOUT));
         ReadBodyLayer { limit }
     }
@@ -55,7 +55,7 @@ impl<S> Layer<S> for ReadBodyLayer {
 
 /// See [`ReadBodyLayer`].
 #[derive(Clone, Debug)]
-pub struct ReadBody<S> {
+pub(super) struct ReadBody<S> {
     inner: S,
     limit: Duration,
 }

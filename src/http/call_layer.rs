@@ -37,19 +37,19 @@ use super::metrics::{CallTimer, Metrics};
 /// What the function's answers vary on, for shared caches: the format follows `Accept` (when
 /// no `format` parameter names it), and the bytes follow `Accept-Encoding`. Without it a cache
 /// would hand a JSON answer to a client that asked for SVG.
-pub const VARY: &str = "accept, accept-encoding";
+pub(super) const VARY: &str = "accept, accept-encoding";
 
 /// Wraps each function call as the module says, with the door's `settings`, counting into
 /// `metrics`.
 #[derive(Clone, Debug)]
-pub struct CallLayer {
+pub(super) struct CallLayer {
     settings: Arc<CallSettings>,
     metrics: Metrics,
 }
 
 impl CallLayer {
     /// The layer for a door's `settings`, counting into `metrics`.
-    pub fn new(settings: Arc<CallSettings>, metrics: Metrics) -> Self {
+    pub(super) fn new(settings: Arc<CallSettings>, metrics: Metrics) -> Self {
         CallLayer { settings, metrics }
     }
 }
@@ -67,7 +67,7 @@ impl<S> Layer<S> for CallLayer {
 
 /// The service [`CallLayer`] makes.
 #[derive(Clone, Debug)]
-pub struct CallService<S> {
+pub(super) struct CallService<S> {
     inner: S,
     layer: CallLayer,
 }

@@ -14,10 +14,10 @@ use super::params::{params_from_json, params_from_value};
 use crate::error::Error;
 
 /// The type of every event wx-stats answers with.
-pub const REPLY_TYPE: &str = "dev.wxstats.histogram";
+pub(super) const REPLY_TYPE: &str = "dev.wxstats.histogram";
 
 /// Whether the request carries a CloudEvent at all.
-pub fn is_cloud_event(headers: &HeaderMap) -> bool {
+pub(super) fn is_cloud_event(headers: &HeaderMap) -> bool {
     headers.contains_key("ce-specversion")
         || content_type(headers).starts_with("application/cloudevents")
 }
@@ -31,7 +31,7 @@ fn content_type(headers: &HeaderMap) -> &str {
 
 /// The parameters the request's event carries in its data, like a POST body's: a JSON object,
 /// or nothing. A malformed event is a 400 naming what is wrong.
-pub fn params(headers: &HeaderMap, body: Bytes) -> Result<Vec<(String, String)>, Error> {
+pub(super) fn params(headers: &HeaderMap, body: Bytes) -> Result<Vec<(String, String)>, Error> {
     let (_, _, data) = read(headers, body)?.take_data();
     match data {
         None => Ok(Vec::new()),
@@ -55,7 +55,7 @@ fn read(headers: &HeaderMap, body: Bytes) -> Result<Event, Error> {
 /// A binary-mode CloudEvent reply from `source`, as yet without its data: the caller puts
 /// the answer's bytes in the body and its type in `Content-Type`, which binary mode makes the
 /// event's `datacontenttype`.
-pub fn reply(source: &str) -> Result<Response, Error> {
+pub(super) fn reply(source: &str) -> Result<Response, Error> {
     let event = EventBuilderV10::new()
         .id(crate::call::new_id())
         .ty(REPLY_TYPE)

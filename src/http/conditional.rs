@@ -28,14 +28,14 @@ const BODY_HEADERS: [header::HeaderName; 3] = [
 
 /// A request's `If-Match` and `If-None-Match`, kept to be weighed against the answer's tag.
 #[derive(Debug, Default)]
-pub struct Preconditions {
+pub(super) struct Preconditions {
     if_match: Vec<HeaderValue>,
     if_none_match: Vec<HeaderValue>,
 }
 
 impl Preconditions {
     /// The request's preconditions; none when it sends neither header.
-    pub fn of(headers: &HeaderMap) -> Self {
+    pub(super) fn of(headers: &HeaderMap) -> Self {
         let values = |name| headers.get_all(name).iter().cloned().collect();
         Preconditions {
             if_match: values(header::IF_MATCH),
@@ -48,7 +48,7 @@ impl Preconditions {
     /// any method; then an `If-None-Match` that names it, by weak comparison, is `Ok(true)`
     /// (304 Not Modified) on GET and HEAD and a 412 on any other method. `Ok(false)`: send
     /// the answer.
-    pub fn not_modified(&self, method: &Method, tag: &HeaderValue) -> Result<bool, Error> {
+    pub(super) fn not_modified(&self, method: &Method, tag: &HeaderValue) -> Result<bool, Error> {
         if !self.if_match.is_empty()
             && !self
                 .if_match
@@ -76,7 +76,7 @@ impl Preconditions {
 }
 
 /// `answer` as a 304: its headers but those of its body, and no body.
-pub fn not_modified(answer: Response) -> Response {
+pub(super) fn not_modified(answer: Response) -> Response {
     let (mut parts, _) = answer.into_parts();
     parts.status = StatusCode::NOT_MODIFIED;
     for name in BODY_HEADERS {

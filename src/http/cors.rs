@@ -11,20 +11,20 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::IntoResponse;
 
 /// Any origin may read an answer.
-pub const ALLOW_ORIGIN: (header::HeaderName, HeaderValue) = (
+pub(crate) const ALLOW_ORIGIN: (header::HeaderName, HeaderValue) = (
     header::ACCESS_CONTROL_ALLOW_ORIGIN,
     HeaderValue::from_static("*"),
 );
 
 /// Marks an answer readable by any origin.
-pub fn allow_any_origin(headers: &mut HeaderMap) {
+pub(crate) fn allow_any_origin(headers: &mut HeaderMap) {
     let (name, value) = ALLOW_ORIGIN;
     headers.insert(name, value);
 }
 
 /// The answer to OPTIONS on any path: any origin may call the function, with these methods
 /// and any headers, and may remember that for a day.
-pub async fn preflight() -> impl IntoResponse {
+pub(crate) async fn preflight() -> impl IntoResponse {
     [
         ALLOW_ORIGIN,
         (

@@ -17,12 +17,12 @@ use crate::call::{
 };
 
 /// The header that carries the request id, both ways.
-pub const REQUEST_ID: &str = "x-request-id";
+pub(crate) const REQUEST_ID: &str = "x-request-id";
 
 /// What a platform says about one call, put into the request's extensions by its door before
 /// the Router sees it (Lambda's invocation context).
 #[derive(Clone, Debug, Default)]
-pub struct PlatformCall {
+pub(crate) struct PlatformCall {
     /// The platform's id for the call (Lambda's request id).
     pub request_id: Option<String>,
     /// When the platform gives up on the call.
@@ -58,13 +58,13 @@ impl Default for CallSettings {
 /// Why an answer failed, left on it by [`crate::Error`]'s response for the call's layer to log
 /// with the call's request id.
 #[derive(Clone, Debug)]
-pub struct Failure(pub String);
+pub(crate) struct Failure(pub String);
 
 /// The target of each call's `call` line: the call's span is built only when it is written.
-pub const CALL_LOG: &str = "wx_stats::call";
+pub(crate) const CALL_LOG: &str = "wx_stats::call";
 
 /// The level of each call's `call` line.
-pub const CALL_LINE_LEVEL: tracing::Level = tracing::Level::DEBUG;
+pub(crate) const CALL_LINE_LEVEL: tracing::Level = tracing::Level::DEBUG;
 
 /// The span of one call, whose fields every line written in it carries.
 pub(super) fn call_span(

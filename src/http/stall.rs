@@ -17,7 +17,7 @@ use tokio::time::{Instant, Sleep};
 
 /// `io`, whose writes fail after `limit` without progress.
 #[derive(Debug)]
-pub struct SendDeadline<IO> {
+pub(super) struct SendDeadline<IO> {
     io: IO,
     /// Running while a write waits on a full buffer: made at the first such wait and kept
     /// for the next, so a reader that never falls behind costs nothing.
@@ -28,7 +28,7 @@ pub struct SendDeadline<IO> {
 
 impl<IO> SendDeadline<IO> {
     /// Wraps `io`.
-    pub fn new(io: IO, limit: Duration) -> Self {
+    pub(super) fn new(io: IO, limit: Duration) -> Self {
         SendDeadline {
             io,
             stalled: None,
