@@ -60,7 +60,7 @@ struct Variant {
 }
 
 impl Answer {
-    /// The answer `body` in `format`, tagged as the format's [`TagKind`] says. Downstream
+    /// The answer `body` in `format`, tagged as the format's `TagKind` says. Downstream
     /// caches may keep it for `max_age` unless it is `partial`.
     pub fn new(format: Format, body: String, max_age: Duration, partial: Option<String>) -> Self {
         let tag = match format.tag_kind() {
@@ -85,7 +85,7 @@ impl Answer {
 
     /// What to send a caller who prefers `encoding`: its compressed variant, made once and kept
     /// with the answer, or the body as it is when it is shorter than [`MIN_COMPRESSED_BYTES`]
-    /// or would not shrink. A compressed variant is tagged as the format's [`TagKind`] says:
+    /// or would not shrink. A compressed variant is tagged as the format's `TagKind` says:
     /// by its own bytes, or with the answer's one weak tag.
     pub fn representation(&self, encoding: Option<Encoding>) -> Representation<'_> {
         let plain = Representation {

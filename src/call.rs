@@ -27,7 +27,7 @@ pub(crate) const DEADLINE_MARGIN: Duration = Duration::from_millis(250);
 
 impl CallContext {
     /// The Elasticsearch call's timeout: the least of `limit` (`ES_TIMEOUT`) and the time the
-    /// platform leaves, minus [`DEADLINE_MARGIN`].
+    /// platform leaves, minus `DEADLINE_MARGIN`.
     pub fn timeout(&self, limit: Duration) -> Duration {
         match self.deadline {
             Some(deadline) => deadline

@@ -3,7 +3,7 @@
 //! platform says stop.
 //!
 //! An HTTP door is its settings ([`HttpDoor`], read from its platform's variables by
-//! [`kubeless::door`] or [`knative::door`]) served by one starter, [`Platform::serve`]. A new
+//! `kubeless::door` or `knative::door`) served by one starter, [`Platform::serve`]. A new
 //! HTTP door is a function that reads its settings and one [`Platform`] arm.
 
 mod knative;

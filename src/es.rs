@@ -23,6 +23,9 @@ use crate::call::CallContext;
 use crate::config::{Config, Credentials, Endpoint};
 use crate::error::Error;
 
+mod search_response;
+pub(crate) use search_response::SearchResponse;
+
 /// Who asked, as Elasticsearch's slow log and `_tasks` name the caller.
 const X_OPAQUE_ID: &str = "x-opaque-id";
 /// W3C trace context, passed on so that a trace goes on past the door.

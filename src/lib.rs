@@ -3,32 +3,32 @@
 //! One path for data, whichever door a request comes through:
 //!
 //! ```text
-//! request ─► door (src/bin/*, door) ─► http::app::router ─► Stats::answer ─► response
-//!                                                           │ StatsQuery::parse, EsClient::search
-//!                                                           └ SearchView::parse, render
+//! request ─► door ─► http::app::router ─► call_layer ─► Stats::answer ─► response
+//!                                                        │ StatsRequest::parse, cache, EsClient::search
+//!                                                        └ SearchResponse::parse, render, Answer
 //! ```
 //!
 //! Three layers, each using only the ones before it:
 //!
 //! - **core**, which knows no platform (neither axum nor a FaaS runtime):
-//!   - [`config`] reads the environment through a lookup function, so it is pure;
+//!   - `config` reads the environment, through [`Env`], the one reader every layer uses;
 //!   - [`query`] parses a request's parameters into a [`query::StatsRequest`], whose default is
-//!     the original function's query, and builds its search body; [`format`](mod@format) is how the answer
-//!     is written;
-//!   - [`stats`] is the service object every door calls: [`Stats::answer`] takes parameters and
+//!     the original function's query, and builds its search body; `format` is how the answer
+//!     is written, and owns each format's rules;
+//!   - `stats` is the service object every door calls: [`Stats::answer`] takes parameters and
 //!     gives an [`Answer`], as it is sent, with its tag and compressed variants ([`answer`]). It
 //!     keeps answers in the cache (coalescing and a TTL, keyed by the parsed request), searches
-//!     through `es` (the Elasticsearch client, which maps every failure to an [`Error`]), reads
-//!     the response once (`response`) and renders it (`render`);
-//!   - [`call`] is what a call carries to Elasticsearch besides its question: who asked (its
+//!     through `es` (the Elasticsearch client, which maps every failure to an [`Error`], and
+//!     reads its search response once) and renders it (`render`);
+//!   - `call` is what a call carries to Elasticsearch besides its question: who asked (its
 //!     request id and trace context) and when the platform gives up on it;
-//!   - [`error`] is the one error type, with its one JSON shape;
+//!   - `error` is the one error type, with its one JSON shape;
 //!   - [`sample`] writes observations shaped like the station's, for trying wx-stats out.
-//! - **[`http`]**: the one axum Router every door serves, its CloudEvents and metrics, and
-//!   serving it on a socket.
-//! - **[`door`]**: each platform's variables, start-up and lifecycle, Lambda's invocations
-//!   ([`door::lambda`]) and logging ([`door::telemetry`]). The binaries in `src/bin/` are
-//!   about 30 lines each on top of it.
+//! - **[`http`]**: the one axum Router every door serves, what wraps each call, content
+//!   negotiation, and serving it on a socket.
+//! - **[`door`]**: which platform a process serves, each platform's settings, start-up and
+//!   lifecycle, Lambda's invocations ([`door::lambda`]) and logging ([`door::telemetry`]). Each
+//!   binary in `src/bin/` is one line on top of it: `Platform::X.serve()`.
 
 // Items no other crate needs are `pub(crate)`, so the docs that `missing_docs` asks for are
 // the public ones. Here rather than in Cargo.toml's [lints]: those reach the integration tests
@@ -48,7 +48,6 @@ mod offload;
 pub mod query;
 mod ranges;
 mod render;
-mod response;
 pub mod sample;
 mod stats;
 

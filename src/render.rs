@@ -8,9 +8,9 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use serde_json::{Value, json};
 
 use crate::error::Error;
+use crate::es::SearchResponse;
 use crate::format::Format;
 use crate::query::{StatsQuery, StatsRequest};
-use crate::response::SearchResponse;
 
 /// One bar of the histogram: `count` observations in `[from, to)`.
 #[derive(Clone, Debug, PartialEq)]
@@ -179,7 +179,9 @@ fn svg(query: &StatsQuery, histogram: &Histogram) -> Result<String, Error> {
     Ok(out)
 }
 
-/// Bucket edges like 68.10000000000001 are written as 68.1.
+/// An upper edge we compute, `from + interval`, such as 68.10000000000001, is written as 68.1.
+/// Only `to` is rounded: `from` is Elasticsearch's own key, written as it sent it, so that a
+/// bucket can be matched with Elasticsearch's answer.
 fn round(value: f64) -> f64 {
     (value * 1e9).round() / 1e9
 }
@@ -237,7 +239,7 @@ mod tests {
     }
 
     #[test]
-    fn fractional_edges_are_rounded() {
+    fn computed_upper_edges_are_rounded_and_keys_kept_as_sent() {
         let mut req = request(Format::Csv);
         req.query.interval = 0.1;
         let response = r#"{"hits":{"total":1},"aggregations":{"temps":{"buckets":[{"key":0.6000000000000001,"doc_count":1}]}}}"#;

@@ -13,12 +13,12 @@ use crate::call::CallContext;
 use crate::config::{Config, Env};
 use crate::error::Error;
 use crate::es::EsClient;
+use crate::es::SearchResponse;
 use crate::format::Format;
 use crate::offload;
 use crate::query::{StatsQuery, StatsRequest};
 use crate::ranges::{FieldRanges, Range, bucket_count};
 use crate::render::render;
-use crate::response::SearchResponse;
 
 /// Answers histogram questions: parses them, asks Elasticsearch (through the cache) and renders.
 #[derive(Debug)]
@@ -58,12 +58,12 @@ impl Stats {
         })
     }
 
-    /// Reads [`Config`] through `lookup` and builds: what every door does at start-up.
+    /// Reads `Config` through `lookup` and builds: what every door does at start-up.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
         Self::from_env(&Env::new(lookup))
     }
 
-    /// Reads [`Config`] from `env` and builds.
+    /// Reads `Config` from `env` and builds.
     pub fn from_env(env: &Env) -> Result<Self, Error> {
         Self::new(&Config::from_env(env)?)
     }

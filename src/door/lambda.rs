@@ -20,7 +20,7 @@ use super::{calls, start};
 use crate::config::Env;
 use crate::error::Error;
 use crate::http::app::{AppState, router};
-use crate::http::identity::PlatformCall;
+use crate::http::identity::PlatformContext;
 
 /// Serves the Lambda door until the runtime stops it: `wx-stats-lambda`, or the one image's
 /// entry point when `AWS_LAMBDA_RUNTIME_API` is set.
@@ -53,7 +53,7 @@ pub(super) async fn main() -> ExitCode {
 
 /// Serves `router` to the Lambda runtime until the runtime stops. Each request carries its
 /// invocation's request id, deadline, X-Ray trace and tenant to the Router as a
-/// [`PlatformCall`].
+/// `PlatformContext`.
 ///
 /// On Lambda Managed Instances (`AWS_LAMBDA_MAX_CONCURRENCY` above 1) the runtime polls for
 /// that many invocations at once, and they share this process's cache, coalescing and
@@ -61,7 +61,7 @@ pub(super) async fn main() -> ExitCode {
 pub async fn run(router: Router) -> ExitCode {
     let router = router.layer(map_request(|mut request: Request<Body>| async move {
         if let Some(context) = request.extensions().get::<lambda_http::Context>() {
-            let platform = platform_call(context);
+            let platform = platform_context(context);
             request.extensions_mut().insert(platform);
         }
         request
@@ -77,8 +77,8 @@ pub async fn run(router: Router) -> ExitCode {
 }
 
 /// What the invocation's context tells the Router about the call.
-fn platform_call(context: &lambda_http::Context) -> PlatformCall {
-    PlatformCall {
+fn platform_context(context: &lambda_http::Context) -> PlatformContext {
+    PlatformContext {
         request_id: Some(context.request_id.clone()),
         deadline: Some(SystemTime::UNIX_EPOCH + Duration::from_millis(context.deadline)),
         xray_trace_id: context.xray_trace_id.clone(),

@@ -123,15 +123,15 @@ async fn function(State(state): State<Arc<AppState>>, request: Request) -> Resul
 /// comes as it is kept: its bytes in the caller's preferred encoding, with their tag, weighed
 /// against the request's preconditions.
 async fn answer(state: &AppState, request: Request) -> Result<Response, Error> {
-    let call = Call::from_request(request, &()).await?;
+    let asked = FunctionRequest::from_request(request, &()).await?;
     let answer = state
         .stats
-        .answer(&call.params, call.format, &call.context)
+        .answer(&asked.params, asked.format, &asked.context)
         .await?;
-    answer.compress_ahead(call.encoding).await;
-    let sent = answer.representation(call.encoding);
-    let not_modified = call.preconditions.not_modified(&call.method, sent.tag)?;
-    let mut response = if call.is_event {
+    answer.compress_ahead(asked.encoding).await;
+    let sent = answer.representation(asked.encoding);
+    let not_modified = asked.preconditions.not_modified(&asked.method, sent.tag)?;
+    let mut response = if asked.is_event {
         cloudevent::reply(&state.event_source)?
     } else {
         Response::default()
@@ -175,7 +175,7 @@ fn warning(partial: &str) -> HeaderValue {
 }
 
 /// Everything a function call needs from its request.
-struct Call {
+struct FunctionRequest {
     /// GET, HEAD or POST: a matching `If-None-Match` is a 304 on the first two only.
     method: Method,
     /// `If-Match` and `If-None-Match`.
@@ -192,7 +192,7 @@ struct Call {
     context: CallContext,
 }
 
-impl<S: Send + Sync> FromRequest<S> for Call {
+impl<S: Send + Sync> FromRequest<S> for FunctionRequest {
     type Rejection = Error;
 
     async fn from_request(request: Request, _: &S) -> Result<Self, Error> {
@@ -210,7 +210,7 @@ impl<S: Send + Sync> FromRequest<S> for Call {
         } else {
             Vec::new()
         });
-        Ok(Call {
+        Ok(FunctionRequest {
             preconditions: Preconditions::of(&parts.headers),
             encoding: negotiate::preferred_encoding(&parts.headers),
             format: negotiate::preferred_format(&parts.headers),

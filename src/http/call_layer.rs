@@ -29,7 +29,7 @@ use tracing::instrument::Instrumented;
 
 use super::cors;
 use super::identity::{
-    CALL_LINE_LEVEL, CALL_LOG, CallSettings, Failure, PlatformCall, REQUEST_ID, call_context,
+    CALL_LINE_LEVEL, CALL_LOG, CallSettings, Failure, PlatformContext, REQUEST_ID, call_context,
     call_span,
 };
 use super::metrics::{CallTimer, Metrics};
@@ -88,7 +88,7 @@ where
         let CallLayer { settings, metrics } = &self.layer;
         let platform = request
             .extensions_mut()
-            .remove::<PlatformCall>()
+            .remove::<PlatformContext>()
             .unwrap_or_default();
         let context = call_context(request.headers(), &platform, settings.function_timeout);
         let id = HeaderValue::from_str(&context.request_id).ok();

@@ -22,7 +22,7 @@ pub(crate) const REQUEST_ID: &str = "x-request-id";
 /// What a platform says about one call, put into the request's extensions by its door before
 /// the Router sees it (Lambda's invocation context).
 #[derive(Clone, Debug, Default)]
-pub(crate) struct PlatformCall {
+pub(crate) struct PlatformContext {
     /// The platform's id for the call (Lambda's request id).
     pub request_id: Option<String>,
     /// When the platform gives up on the call.
@@ -70,7 +70,7 @@ pub(crate) const CALL_LINE_LEVEL: tracing::Level = tracing::Level::DEBUG;
 pub(super) fn call_span(
     parent: &tracing::Span,
     request_id: &str,
-    platform: &PlatformCall,
+    platform: &PlatformContext,
 ) -> tracing::Span {
     let span = tracing::info_span!(
         target: CALL_LOG,
@@ -94,7 +94,7 @@ pub(super) fn call_span(
 /// deadline, else `FUNC_TIMEOUT` from now. A header that fails its check is ignored, never echoed.
 pub(super) fn call_context(
     headers: &HeaderMap,
-    platform: &PlatformCall,
+    platform: &PlatformContext,
     function_timeout: Option<Duration>,
 ) -> CallContext {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
@@ -142,8 +142,8 @@ mod tests {
             .collect()
     }
 
-    fn lambda(request_id: &str, deadline: SystemTime) -> PlatformCall {
-        PlatformCall {
+    fn lambda(request_id: &str, deadline: SystemTime) -> PlatformContext {
+        PlatformContext {
             request_id: Some(request_id.to_string()),
             deadline: Some(deadline),
             xray_trace_id: Some(
@@ -162,7 +162,7 @@ mod tests {
         let insane = headers(&[(REQUEST_ID, "a b")]);
         let call = call_context(&insane, &lambda("aws-1", in_a_minute), None);
         assert_eq!(call.request_id, "aws-1");
-        let call = call_context(&insane, &PlatformCall::default(), None);
+        let call = call_context(&insane, &PlatformContext::default(), None);
         assert!(
             uuid::Uuid::parse_str(&call.request_id).is_ok(),
             "{}",
@@ -211,7 +211,7 @@ mod tests {
         let kubeless = Some(Duration::from_secs(30));
         let kubeless_left = left(call_context(
             &HeaderMap::new(),
-            &PlatformCall::default(),
+            &PlatformContext::default(),
             kubeless,
         ));
         assert!(

@@ -1,6 +1,6 @@
 //! Content negotiation (RFC 9110, 12.5): the format a caller's `Accept` prefers and the coding
 //! its `Accept-Encoding` prefers. Both headers are lists of `name;q=…`, read here by one parser
-//! ([`entries`]), and both choose by one rule ([`best`]): the highest q wins, `q=0` refuses,
+//! (`entries`), and both choose by one rule (`best`): the highest q wins, `q=0` refuses,
 //! and a tie goes to the earlier candidate (the default format; zstd). The core makes the
 //! formats and the answer the codings; here is only the caller's choice.
 

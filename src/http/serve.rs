@@ -13,7 +13,7 @@
 //! - a connection with no request in flight and none started for [`IDLE_TIMEOUT`] is closed
 //!   gracefully, HTTP/2 ones included;
 //! - a reader that takes nothing of its answer for [`SEND_TIMEOUT`] is disconnected
-//!   ([`super::stall`]), which frees the answer;
+//!   (`super::stall`), which frees the answer;
 //! - HTTP/2 pings an idle peer and drops one that does not answer, and opens no more streams
 //!   at once than calls may be in flight.
 
