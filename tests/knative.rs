@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use support::bed::Bed;
 use support::doors::KNATIVE;
-use support::server::{Server, delaying_proxy, send_signal};
+use support::server::{Server, delaying_proxy};
 use support::{CALL_LINES, cli_output, error_type, es_host, fetch, without_took};
 
 #[tokio::test]
@@ -41,7 +41,7 @@ async fn sigterm_drains_the_request_in_flight_then_exits_0() {
     let in_flight = tokio::spawn(async move { fetch("GET", &url).await });
     // Give the request time to reach the door and its slowed Elasticsearch call.
     tokio::time::sleep(Duration::from_millis(700)).await;
-    send_signal(door.pid(), "TERM");
+    door.signal("TERM");
     let signalled = Instant::now();
 
     let mut refused = false;
@@ -74,7 +74,7 @@ async fn sigterm_drains_the_request_in_flight_then_exits_0() {
 async fn an_idle_door_exits_0_on_sigterm() {
     let mut door = Server::start(KNATIVE, "PORT", &[("HOST", "127.0.0.1:1")]).await;
     let started = Instant::now();
-    send_signal(door.pid(), "TERM");
+    door.signal("TERM");
     let code = door.wait_exit(Duration::from_secs(10)).await;
     eprintln!("idle door exited {:?} after {:?}", code, started.elapsed());
     assert_eq!(code, Some(0), "log:\n{}", door.log());

@@ -11,6 +11,7 @@ pub mod hostile;
 pub mod inprocess;
 pub mod load;
 pub mod nginx;
+pub mod process;
 pub mod queue_proxy;
 pub mod rie;
 pub mod server;
