@@ -2,12 +2,14 @@
 //! ones that slow it down, one that refuses one request, one that records what it is sent, one
 //! that closes connections left idle.
 
+use std::net::SocketAddr;
 use std::ops::{Deref, DerefMut};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, copy_bidirectional};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
@@ -24,6 +26,27 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// The address in a door's `listening` line, as the door reports the socket it bound: a JSON
+/// line (`{"fields":{"message":"listening","address":"0.0.0.0:PORT"},…}`, Knative's and
+/// `LOG_FORMAT=json`) or a text one (`… wx_stats::door: listening address=0.0.0.0:PORT`).
+pub fn listening_address(line: &str) -> Option<SocketAddr> {
+    if let Ok(json) = serde_json::from_str::<Value>(line) {
+        let fields = &json["fields"];
+        return match (fields["message"].as_str(), fields["address"].as_str()) {
+            (Some("listening"), Some(address)) => address.parse().ok(),
+            _ => None,
+        };
+    }
+    let mut words = line
+        .split_whitespace()
+        .skip_while(|word| *word != "listening");
+    words.next()?;
+    words
+        .find_map(|word| word.strip_prefix("address="))?
+        .parse()
+        .ok()
 }
 
 /// A running door: its process, and where it listens. Dropping it kills the process by its
@@ -52,24 +75,40 @@ impl DerefMut for Server {
 }
 
 impl Server {
-    /// Starts `binary` with `port_variable` set to a free port plus `env`, and waits for /healthz.
+    /// Starts `binary` with `port_variable` and `env`, reads the port it took from its
+    /// `listening` line, and waits for /healthz.
+    ///
+    /// The doors refuse port 0 (`FUNC_PORT` and `PORT` must be 1-65535), so each is given a
+    /// port that was free a moment ago, and started again on another should something else
+    /// have taken it meanwhile.
     pub async fn start(binary: &str, port_variable: &str, env: &[(&str, &str)]) -> Server {
         let name = Path::new(binary).file_name().unwrap().to_string_lossy();
-        let port = free_port();
-        let mut command = super::command(binary);
-        command
-            .env_clear()
-            .env(port_variable, port.to_string())
-            .envs(env.iter().copied());
-        let process = Process::start(&name, &mut command)
-            .unwrap_or_else(|e| panic!("cannot start {binary}: {e}"));
-        let server = Server {
-            process,
-            base: format!("http://127.0.0.1:{port}"),
-            port,
-        };
-        server.wait_healthy().await;
-        server
+        for _ in 0..3 {
+            let mut command = super::command(binary);
+            command
+                .env_clear()
+                .env(port_variable, free_port().to_string())
+                .envs(env.iter().copied());
+            let mut process = Process::start(&name, &mut command)
+                .unwrap_or_else(|e| panic!("cannot start {binary}: {e}"));
+            let listening = process
+                .wait_for_line(Duration::from_secs(10), listening_address)
+                .await;
+            match listening {
+                Ok(address) => {
+                    let server = Server {
+                        base: format!("http://127.0.0.1:{}", address.port()),
+                        port: address.port(),
+                        process,
+                    };
+                    server.wait_healthy().await;
+                    return server;
+                }
+                Err(_) if process.log().contains("cannot listen") => continue,
+                Err(why) => panic!("{why}"),
+            }
+        }
+        panic!("{binary}: every port it was given was taken before it could bind it");
     }
 
     async fn wait_healthy(&self) {
