@@ -76,6 +76,11 @@ impl Emulator {
         self.function.pid()
     }
 
+    /// The function process.
+    pub fn function(&mut self) -> &mut Process {
+        &mut self.function
+    }
+
     /// Whether the function process is still the one started, alive.
     pub fn function_is_running(&mut self) -> bool {
         self.function.is_running()
