@@ -36,6 +36,13 @@ pub fn es_url() -> String {
     })
 }
 
+/// README.md's limits, written here as README.md states them rather than taken from the code
+/// they test: a request head must arrive within 10 s of the accept.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// README.md's limits: a reader that takes no byte of its answer for 10 s is disconnected.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// `RUST_LOG` for a door whose test reads each call's `call` line, which is logged at debug.
 pub const CALL_LINES: &str = "info,wx_stats=debug";
 
