@@ -150,7 +150,7 @@ async fn the_kubelets_probe_is_ready_while_the_door_is_up_and_503_once_it_has_st
         status,
         503,
         "the probe must fail once the door is gone; the queue-proxy's log:\n{}",
-        pod.queue.log()
+        pod.queue.process.log()
     );
 }
 
@@ -372,7 +372,7 @@ async fn the_pod_stops_as_kubernetes_stops_it_without_losing_a_call() {
     // Pod deletion: the queue-proxy gets SIGTERM, while the door's container runs its preStop
     // hook, the GET Knative injects; the door gets SIGTERM only when the hook returns.
     tokio::time::sleep(STOP_AT).await;
-    pod.queue.signal("TERM");
+    pod.queue.process.signal("TERM");
     let stopped = Instant::now();
     let pre_stop = tokio::spawn(pre_stop_hook());
     let outcomes: Vec<(Instant, Outcome)> = load.join_all().await.into_iter().flatten().collect();
@@ -387,7 +387,7 @@ async fn the_pod_stops_as_kubernetes_stops_it_without_losing_a_call() {
     let late = calls_until_refused(&pod.queue.base).await;
     pod.door.signal("TERM");
     let door_exit = pod.door.wait_exit(Duration::from_secs(40)).await;
-    let queue_exit = pod.queue.wait_exit(Duration::from_secs(40)).await;
+    let queue_exit = pod.queue.process.wait_exit(Duration::from_secs(40)).await;
 
     let after_stop = outcomes.iter().filter(|(at, _)| *at >= stopped).count();
     let all: Vec<&Outcome> = outcomes.iter().map(|(_, o)| o).chain(&late).collect();
@@ -419,7 +419,7 @@ async fn the_pod_stops_as_kubernetes_stops_it_without_losing_a_call() {
         queue_exit,
         Some(0),
         "the queue-proxy's log:\n{}",
-        pod.queue.log()
+        pod.queue.process.log()
     );
 }
 

@@ -8,7 +8,6 @@
 //! [`QueueProxy`] holds a process-wide lock from start to drop, and proves the ports free first.
 
 use std::collections::BTreeMap;
-use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
@@ -272,28 +271,14 @@ fn require_fixed_ports_free() {
 }
 
 /// A running queue-proxy in front of a container port. Dropping it kills the process by its
-/// PID, then lets the next one start; its [`Process`] methods (`pid`, `log`, `wait_exit`, …)
-/// are the proxy's own.
+/// PID, then lets the next one start.
 pub struct QueueProxy {
-    /// Declared before the lock, so that the process is stopped before the next may start.
-    process: Process,
+    /// The process, to signal it or read its log. Declared before the lock, so that it is
+    /// stopped before the next may start.
+    pub process: Process,
     /// `http://127.0.0.1:PORT`, its serving port: where a revision's traffic arrives.
     pub base: String,
     _one_at_a_time: MutexGuard<'static, ()>,
-}
-
-impl Deref for QueueProxy {
-    type Target = Process;
-
-    fn deref(&self) -> &Process {
-        &self.process
-    }
-}
-
-impl DerefMut for QueueProxy {
-    fn deref_mut(&mut self) -> &mut Process {
-        &mut self.process
-    }
 }
 
 impl QueueProxy {
@@ -327,8 +312,8 @@ impl QueueProxy {
     /// the process exits or it never does.
     async fn wait_ready(&mut self) {
         for _ in 0..100 {
-            if !self.is_running() {
-                panic!("the queue-proxy exited; its log:\n{}", self.log());
+            if !self.process.is_running() {
+                panic!("the queue-proxy exited; its log:\n{}", self.process.log());
             }
             if self.probe().await.0 == 200 {
                 return;
@@ -337,7 +322,7 @@ impl QueueProxy {
         }
         panic!(
             "the queue-proxy was not ready within 20 s; its log:\n{}",
-            self.log()
+            self.process.log()
         );
     }
 
