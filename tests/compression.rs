@@ -14,7 +14,9 @@ use support::emulator::Emulator;
 use support::encoding::{ENCODINGS, decode, get};
 use support::histogram::spread_observations;
 use support::inprocess::router;
-use wx_stats::answer::MIN_COMPRESSED_BYTES;
+
+/// README.md: answers under 1 KiB are sent as they are, uncompressed.
+const MIN_COMPRESSED_BYTES: usize = 1024;
 
 /// Answers with no clock in them, so that two requests get the same bytes: an SVG
 /// (`image/svg+xml`, an image type that must be compressed all the same) and a long CSV.

@@ -20,7 +20,8 @@ use std::time::Duration;
 use support::bed::Bed;
 use support::doors::{KNATIVE, port_variable};
 use support::emulator::Emulator;
-use support::server::{Close, IdleTimeoutProxy, Server, send_signal};
+use support::process::send_signal;
+use support::server::{Close, IdleTimeoutProxy, Server};
 use support::{TestIndex, cluster_urls, es_host, host_of};
 use tokio::time::Instant;
 

@@ -18,8 +18,8 @@ use support::hostile::{
 };
 use support::load::status_kib;
 use support::server::Server;
+use support::{HEADER_READ_TIMEOUT, SEND_TIMEOUT};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use wx_stats::http::serve::{HEADER_READ_TIMEOUT, SEND_TIMEOUT};
 
 /// `knative/service.yaml`'s settings.
 const SERVICE: [(&str, &str); 2] = [("MAX_IN_FLIGHT", "100"), ("REVISION_TIMEOUT_SECONDS", "60")];

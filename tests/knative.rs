@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use support::bed::Bed;
 use support::doors::KNATIVE;
-use support::server::{Server, delaying_proxy, send_signal};
+use support::server::{Server, delaying_proxy, wait_calls_in_flight};
 use support::{CALL_LINES, cli_output, error_type, es_host, fetch, without_took};
 
 #[tokio::test]
@@ -39,9 +39,14 @@ async fn sigterm_drains_the_request_in_flight_then_exits_0() {
 
     let url = format!("{}/", door.base);
     let in_flight = tokio::spawn(async move { fetch("GET", &url).await });
-    // Give the request time to reach the door and its slowed Elasticsearch call.
-    tokio::time::sleep(Duration::from_millis(700)).await;
-    send_signal(door.pid(), "TERM");
+    // The signal comes once the door holds the call, waiting on its slowed Elasticsearch
+    // (3 s): its in-flight gauge says so.
+    assert!(
+        wait_calls_in_flight(&door.base, 1, Duration::from_secs(2)).await,
+        "the call did not reach the door within 2 s; its log:\n{}",
+        door.log()
+    );
+    door.signal("TERM");
     let signalled = Instant::now();
 
     let mut refused = false;
@@ -74,7 +79,7 @@ async fn sigterm_drains_the_request_in_flight_then_exits_0() {
 async fn an_idle_door_exits_0_on_sigterm() {
     let mut door = Server::start(KNATIVE, "PORT", &[("HOST", "127.0.0.1:1")]).await;
     let started = Instant::now();
-    send_signal(door.pid(), "TERM");
+    door.signal("TERM");
     let code = door.wait_exit(Duration::from_secs(10)).await;
     eprintln!("idle door exited {:?} after {:?}", code, started.elapsed());
     assert_eq!(code, Some(0), "log:\n{}", door.log());

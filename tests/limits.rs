@@ -9,10 +9,9 @@ use serde_json::Value;
 use support::bed::Bed;
 use support::doors::{Doors, KNATIVE, KUBELESS};
 use support::server::Server;
-use support::{TestIndex, error_type, read, total_hits};
+use support::{HEADER_READ_TIMEOUT, TestIndex, error_type, read, total_hits};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use wx_stats::http::serve::HEADER_READ_TIMEOUT;
 
 /// The two doors that serve HTTP themselves (on Lambda, the platform owns the connection).
 async fn http_doors(env: &[(&str, &str)]) -> [Server; 2] {

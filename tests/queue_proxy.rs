@@ -8,16 +8,14 @@
 
 mod support;
 
-use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use support::bed::Bed;
 use support::doors::KNATIVE;
+use support::process::Process;
 use support::queue_proxy::{ADMIN_PORT, QueueProxy, Revision, sum_of};
-use support::server::{
-    Server, free_port, recording_proxy, send_signal, slow_requests_proxy, wait_for_exit,
-};
+use support::server::{Server, free_port, recording_proxy, slow_requests_proxy};
 use support::{error_type, es_host, fetch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -142,7 +140,7 @@ async fn the_kubelets_probe_is_ready_while_the_door_is_up_and_503_once_it_has_st
     let mut pod = Pod::start(&bed, &Revision::from_service_yaml(), &es_host(), &[]).await;
     assert_eq!(pod.queue.probe().await, (200, "queue".to_string()));
 
-    send_signal(pod.door.pid(), "TERM");
+    pod.door.signal("TERM");
     let code = pod.door.wait_exit(Duration::from_secs(10)).await;
     assert_eq!(code, Some(0), "the idle door exits 0:\n{}", pod.door.log());
     // The queue-proxy now runs the revision's readinessProbe against a closed port: with no
@@ -152,7 +150,7 @@ async fn the_kubelets_probe_is_ready_while_the_door_is_up_and_503_once_it_has_st
         status,
         503,
         "the probe must fail once the door is gone; the queue-proxy's log:\n{}",
-        pod.queue.log()
+        pod.queue.process.log()
     );
 }
 
@@ -374,7 +372,7 @@ async fn the_pod_stops_as_kubernetes_stops_it_without_losing_a_call() {
     // Pod deletion: the queue-proxy gets SIGTERM, while the door's container runs its preStop
     // hook, the GET Knative injects; the door gets SIGTERM only when the hook returns.
     tokio::time::sleep(STOP_AT).await;
-    send_signal(pod.queue.pid(), "TERM");
+    pod.queue.process.signal("TERM");
     let stopped = Instant::now();
     let pre_stop = tokio::spawn(pre_stop_hook());
     let outcomes: Vec<(Instant, Outcome)> = load.join_all().await.into_iter().flatten().collect();
@@ -387,9 +385,9 @@ async fn the_pod_stops_as_kubernetes_stops_it_without_losing_a_call() {
 
     // The queue-proxy has drained: calls now find it closed, and are never half-served.
     let late = calls_until_refused(&pod.queue.base).await;
-    send_signal(pod.door.pid(), "TERM");
+    pod.door.signal("TERM");
     let door_exit = pod.door.wait_exit(Duration::from_secs(40)).await;
-    let queue_exit = pod.queue.wait_exit(Duration::from_secs(40)).await;
+    let queue_exit = pod.queue.process.wait_exit(Duration::from_secs(40)).await;
 
     let after_stop = outcomes.iter().filter(|(at, _)| *at >= stopped).count();
     let all: Vec<&Outcome> = outcomes.iter().map(|(_, o)| o).chain(&late).collect();
@@ -421,7 +419,7 @@ async fn the_pod_stops_as_kubernetes_stops_it_without_losing_a_call() {
         queue_exit,
         Some(0),
         "the queue-proxy's log:\n{}",
-        pod.queue.log()
+        pod.queue.process.log()
     );
 }
 
@@ -464,33 +462,27 @@ async fn with_the_revisions_timeout_a_slow_search_gets_the_doors_json_504() {
 #[tokio::test]
 async fn a_bad_revision_timeout_stops_the_door_with_exit_2_naming_it() {
     // "60s" is a duration to the door's other variables, but not to the queue-proxy.
-    let mut door = support::command(KNATIVE)
+    let mut command = support::command(KNATIVE);
+    command
         .env_clear()
+        // Should it take the value, it serves: on a port free a moment ago, as the doors
+        // refuse port 0.
         .env("PORT", free_port().to_string())
         .env("HOST", es_host())
-        .env("REVISION_TIMEOUT_SECONDS", "60s")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let status = wait_for_exit(&mut door, Duration::from_secs(10)).await;
-    if status.is_none() {
-        // Still serving: it took the value. Stop it before failing.
-        let _ = door.kill();
-        let _ = door.wait();
-    }
-    let mut stderr = String::new();
-    door.stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+        .env("REVISION_TIMEOUT_SECONDS", "60s");
+    let mut door = Process::start("knative", &mut command).unwrap();
+    let code = door.wait_exit(Duration::from_secs(10)).await;
+    let log = door.log();
     assert_eq!(
-        status.and_then(|s| s.code()),
+        code,
         Some(2),
-        "the exit code (None: still serving after 10 s, the value taken); stderr: {stderr}"
+        "the exit code (None: still serving after 10 s, the value taken); its log: {log}"
     );
-    assert!(stderr.contains("REVISION_TIMEOUT_SECONDS"), "{stderr}");
+    // The message on stderr, besides the JSON log line on stdout.
+    let said = log
+        .lines()
+        .any(|line| !line.starts_with('{') && line.contains("REVISION_TIMEOUT_SECONDS"));
+    assert!(said, "{log}");
 }
 
 #[test]

@@ -185,15 +185,16 @@ async fn run_scenario(scenario: &Scenario, seen: &mut Seen) {
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .chain(VERBOSE_LOGS)
         .collect();
-    let doors = Doors::start(&env).await;
+    let mut doors = Doors::start(&env).await;
     for (door, function) in doors.functions() {
         for call in &scenario.calls {
             exchange(&function, call, door, seen).await;
         }
         exchange(&function, &get("/metrics", 200, None), door, seen).await;
     }
-    // The Lambda runtime logs a few lines (its connection pool's) after answering: let them land.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Every line a door writes counts, those after its last answer (the Lambda runtime's
+    // connection pool's) and at shutdown included: the logs are read once the doors have exited.
+    doors.stop().await;
     for (door, log) in [
         ("kubeless", doors.kubeless.log()),
         ("knative", doors.knative.log()),

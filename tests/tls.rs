@@ -109,7 +109,7 @@ struct Failed {
 /// fail with `status` and `expected_type`. Returns what the client was told and the door's log
 /// line for that call (found by its request id), where the whole story must be.
 async fn failing_doors(env: &[(&str, &str)], status: u16, expected_type: &str) -> Vec<Failed> {
-    let doors = Doors::start(env).await;
+    let mut doors = Doors::start(env).await;
     let client = reqwest::Client::new();
     let mut answers = Vec::new();
     for (door, url) in doors.functions() {
@@ -125,8 +125,9 @@ async fn failing_doors(env: &[(&str, &str)], status: u16, expected_type: &str) -
         let reason = reason_of(&body, status, expected_type);
         answers.push((door, request_id, body, reason));
     }
-    // The Lambda runtime writes its lines as it goes: let the last ones land.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Every door has written each call's line once it has exited: the Lambda runtime, for one,
+    // writes its lines as it goes.
+    doors.stop().await;
     let logs = [
         doors.kubeless.log(),
         doors.knative.log(),

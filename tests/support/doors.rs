@@ -1,6 +1,8 @@
 //! The three serverless doors as real processes on loopback, all started with one environment:
 //! the Kubeless and Knative doors, and the Lambda door behind cargo-lambda's emulator.
 
+use std::time::Duration;
+
 use super::emulator::Emulator;
 use super::server::Server;
 
@@ -51,5 +53,23 @@ impl Doors {
     /// Whether every door is still the process that was started.
     pub fn all_running(&mut self) -> bool {
         self.kubeless.is_running() && self.knative.is_running() && self.lambda.function_is_running()
+    }
+
+    /// Stops every door as its platform does, with SIGTERM (the Lambda door: its function
+    /// process), and waits up to 10 s for each to exit, so that its log is whole: nothing can
+    /// be added to it any more. Fails if one is still running then.
+    pub async fn stop(&mut self) {
+        for (door, process) in [
+            ("kubeless", &mut *self.kubeless),
+            ("knative", &mut *self.knative),
+            ("lambda", self.lambda.function()),
+        ] {
+            process.terminate(Duration::from_secs(10)).await;
+            assert!(
+                !process.is_running(),
+                "{door} still runs 10 s after SIGTERM; its log:\n{}",
+                process.log()
+            );
+        }
     }
 }

@@ -3,22 +3,20 @@
 //! The emulator runs with `--only-lambda-apis`, so it never builds anything: the function is the
 //! debug binary `cargo test` already built, started here and polling the emulator's runtime API.
 
-use std::fs::File;
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 
-use super::server::{free_port, wait_listening};
+use super::process::Process;
+use super::server::free_port;
 
 /// The function name, as in `/lambda-url/wx-stats-lambda/`.
 pub const FUNCTION: &str = "wx-stats-lambda";
 
-/// The emulator and the function. Dropping it kills both by PID.
+/// The emulator and the function. Dropping it kills both by PID, the function first.
 pub struct Emulator {
-    emulator: Child,
-    function: Child,
+    function: Process,
+    emulator: Process,
     /// The port invocations go to.
     pub port: u16,
-    function_log: PathBuf,
 }
 
 impl Emulator {
@@ -29,10 +27,13 @@ impl Emulator {
 
     /// The same with another build of the Lambda door, e.g. the arm64 one (run under qemu).
     pub async fn start_binary(binary: &str, env: &[(&str, &str)]) -> Emulator {
+        // cargo-lambda takes `--invoke-port 0` for its default, 9000, not for any free port,
+        // and the function must be told the port before it starts: one free a moment ago.
         let port = free_port();
         // `cargo-lambda lambda …` is what `cargo lambda …` runs; calling it directly keeps the
         // PID we hold the emulator's own, so dropping kills the right process.
-        let mut emulator = Command::new("cargo-lambda")
+        let mut command = Command::new("cargo-lambda");
+        command
             .args([
                 "lambda",
                 "watch",
@@ -42,25 +43,15 @@ impl Emulator {
                 "--invoke-address",
                 "127.0.0.1",
             ])
-            .args(["--invoke-port", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot start cargo-lambda ({e}); install it with `pip install cargo-lambda`"
-                )
-            });
-        if let Err(why) = wait_listening(&mut emulator, port).await {
-            panic!("cargo lambda watch {why}");
+            .args(["--invoke-port", &port.to_string()]);
+        let mut emulator = Process::start("cargo-lambda", &mut command).unwrap_or_else(|e| {
+            panic!("cannot start cargo-lambda ({e}); install it with `pip install cargo-lambda`")
+        });
+        if let Err(why) = emulator.wait_listening(port).await {
+            panic!("{why}; its log:\n{}", emulator.log());
         }
-        let function_log = std::env::temp_dir().join(format!(
-            "wx-stats-test-lambda-{}-{port}.log",
-            std::process::id()
-        ));
-        let out = File::create(&function_log).unwrap();
-        let function = super::command(binary)
+        let mut command = super::command(binary);
+        command
             .env_clear()
             .env(
                 "AWS_LAMBDA_RUNTIME_API",
@@ -69,36 +60,35 @@ impl Emulator {
             .env("AWS_LAMBDA_FUNCTION_NAME", FUNCTION)
             .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .unwrap();
+            .envs(env.iter().copied());
+        let function = Process::start("lambda", &mut command)
+            .unwrap_or_else(|e| panic!("cannot start {binary}: {e}"));
         Emulator {
-            emulator,
             function,
+            emulator,
             port,
-            function_log,
         }
     }
 
     /// The function process's id: the bootstrap's, not the emulator's, e.g. to freeze it between
     /// invocations as Lambda does.
     pub fn function_pid(&self) -> u32 {
-        self.function.id()
+        self.function.pid()
+    }
+
+    /// The function process.
+    pub fn function(&mut self) -> &mut Process {
+        &mut self.function
     }
 
     /// Whether the function process is still the one started, alive.
     pub fn function_is_running(&mut self) -> bool {
-        self.function
-            .try_wait()
-            .is_ok_and(|status| status.is_none())
+        self.function.is_running()
     }
 
     /// Everything the function wrote to stdout and stderr so far.
     pub fn function_log(&self) -> String {
-        std::fs::read_to_string(&self.function_log).unwrap_or_default()
+        self.function.log()
     }
 
     /// The function URL, as the emulator maps it.
@@ -128,15 +118,5 @@ impl Emulator {
             String::from_utf8_lossy(&output.stderr)
         );
         serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
-    }
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        for child in [&mut self.function, &mut self.emulator] {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        let _ = std::fs::remove_file(&self.function_log);
     }
 }

@@ -11,6 +11,7 @@ pub mod hostile;
 pub mod inprocess;
 pub mod load;
 pub mod nginx;
+pub mod process;
 pub mod queue_proxy;
 pub mod rie;
 pub mod server;
@@ -34,6 +35,13 @@ pub fn es_url() -> String {
         )
     })
 }
+
+/// README.md's limits, written here as README.md states them rather than taken from the code
+/// they test: a request head must arrive within 10 s of the accept.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// README.md's limits: a reader that takes no byte of its answer for 10 s is disconnected.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `RUST_LOG` for a door whose test reads each call's `call` line, which is logged at debug.
 pub const CALL_LINES: &str = "info,wx_stats=debug";
@@ -293,9 +301,10 @@ pub fn without_took(mut response: Value) -> Value {
     response
 }
 
-/// The original function's body, copied from its source.
+/// The original function's body, as copied from its source into tests/fixtures/ (the one copy,
+/// which the library's own tests read too).
 pub fn original_body() -> Value {
-    serde_json::from_str(r#"{"size":0,"aggs":{"temps":{"histogram":{"field":"rxtxMsg.payload.currently.temperature","interval":2}}},"query":{"range":{"@timestamp":{"gt":"now-24h"}}}}"#).unwrap()
+    serde_json::from_str(include_str!("../fixtures/original-query.json")).unwrap()
 }
 
 /// `hits.total` as a number: ES 7+ answers `{"value":N}`, older ones a plain number.

@@ -7,12 +7,13 @@
 //! hold is the only one to stop, and dropping the proxy stops it even when a test fails.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 
 use super::es_url;
-use super::server::{free_port, wait_listening};
+use super::process::Process;
+use super::server::free_port;
 
 /// What the proxy demands before it passes a request on.
 pub enum ProxyAuth {
@@ -30,13 +31,15 @@ pub enum ProxyAuth {
 /// One nginx process and its directory. Dropping it kills the process by its PID and removes
 /// the directory.
 struct Nginx {
-    child: Option<Child>,
+    /// Stopped before the directory is removed.
+    process: Option<Process>,
     dir: PathBuf,
     port: u16,
 }
 
 impl Nginx {
-    /// A fresh directory and a free port for an nginx about to be configured.
+    /// A fresh directory and a free port for an nginx about to be configured. nginx refuses
+    /// port 0 in `listen` ("invalid port"), so it is given one that was free a moment ago.
     fn prepare(kind: &str) -> Nginx {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!(
@@ -45,7 +48,7 @@ impl Nginx {
         ));
         std::fs::create_dir_all(&dir).unwrap();
         Nginx {
-            child: None,
+            process: None,
             dir,
             port,
         }
@@ -55,21 +58,19 @@ impl Nginx {
     /// starts nginx and waits until it accepts connections.
     async fn start(mut self, http: &str) -> Nginx {
         write(&self.dir, "nginx.conf", &config(&self.dir, http));
-        let child = Command::new(nginx_binary())
+        let mut command = Command::new(nginx_binary());
+        command
             .arg("-p")
             .arg(&self.dir)
             .arg("-e")
             .arg(self.dir.join("error.log"))
             .arg("-c")
-            .arg(self.dir.join("nginx.conf"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
+            .arg(self.dir.join("nginx.conf"));
+        let process = Process::start("nginx", &mut command)
             .unwrap_or_else(|e| panic!("cannot start nginx: {e}"));
-        let child = self.child.insert(child);
-        if let Err(why) = wait_listening(child, self.port).await {
-            panic!("nginx {why}; its log:\n{}", self.error_log());
+        let process = self.process.insert(process);
+        if let Err(why) = process.wait_listening(self.port).await {
+            panic!("{why}; its error log:\n{}", self.error_log());
         }
         self
     }
@@ -85,10 +86,7 @@ impl Nginx {
 
 impl Drop for Nginx {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        drop(self.process.take());
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -8,15 +8,14 @@
 //! [`QueueProxy`] holds a process-wide lock from start to drop, and proves the ports free first.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 use tokio::sync::{Mutex, MutexGuard};
 
-use super::server::{free_port, wait_for_exit};
+use super::process::Process;
 
 /// The release the tests are written against; `tests/run` installs it.
 pub const VERSION: &str = "v0.50.0";
@@ -274,10 +273,11 @@ fn require_fixed_ports_free() {
 /// A running queue-proxy in front of a container port. Dropping it kills the process by its
 /// PID, then lets the next one start.
 pub struct QueueProxy {
-    child: Option<Child>,
+    /// The process, to signal it or read its log. Declared before the lock, so that it is
+    /// stopped before the next may start.
+    pub process: Process,
     /// `http://127.0.0.1:PORT`, its serving port: where a revision's traffic arrives.
     pub base: String,
-    log: PathBuf,
     _one_at_a_time: MutexGuard<'static, ()>,
 }
 
@@ -288,24 +288,20 @@ impl QueueProxy {
         let binary = binary();
         let one_at_a_time = ONE_AT_A_TIME.lock().await;
         require_fixed_ports_free();
-        let port = free_port();
-        let log = std::env::temp_dir().join(format!(
-            "wx-stats-test-queue-proxy-{}-{port}.log",
-            std::process::id()
-        ));
-        let out = File::create(&log).unwrap();
-        let child = Command::new(&binary)
-            .env_clear()
-            .envs(pod_env(revision, port, user_port))
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
+        let mut command = Command::new(&binary);
+        command.env_clear().envs(pod_env(revision, user_port));
+        let mut process = Process::start("queue-proxy", &mut command)
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+        // Serving on port 0, it logs `Starting http server main:0`, not the port it took: that
+        // is the one port of its own sockets that is not a fixed one.
+        let fixed = [ADMIN_PORT, AUTOSCALER_METRICS_PORT, METRICS_PORT];
+        let port = process
+            .wait_listening_port(|port| !fixed.contains(&port))
+            .await
+            .unwrap_or_else(|why| panic!("{why}; its log:\n{}", process.log()));
         let mut proxy = QueueProxy {
-            child: Some(child),
+            process,
             base: format!("http://127.0.0.1:{port}"),
-            log,
             _one_at_a_time: one_at_a_time,
         };
         proxy.wait_ready().await;
@@ -316,11 +312,8 @@ impl QueueProxy {
     /// the process exits or it never does.
     async fn wait_ready(&mut self) {
         for _ in 0..100 {
-            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
-                panic!(
-                    "the queue-proxy exited ({status}); its log:\n{}",
-                    self.log()
-                );
+            if !self.process.is_running() {
+                panic!("the queue-proxy exited; its log:\n{}", self.process.log());
             }
             if self.probe().await.0 == 200 {
                 return;
@@ -329,7 +322,7 @@ impl QueueProxy {
         }
         panic!(
             "the queue-proxy was not ready within 20 s; its log:\n{}",
-            self.log()
+            self.process.log()
         );
     }
 
@@ -359,47 +352,21 @@ impl QueueProxy {
         let text = reqwest::get(&url).await.unwrap().text().await.unwrap();
         sum_of(&text, name)
     }
-
-    /// Everything the process wrote so far: its JSON log lines.
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// The process id, to send it a signal.
-    pub fn pid(&self) -> u32 {
-        self.child.as_ref().map(Child::id).unwrap_or_default()
-    }
-
-    /// Waits up to `limit` for the process to exit, and returns its exit code.
-    pub async fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
-        let status = wait_for_exit(self.child.as_mut()?, limit).await?;
-        self.child = None;
-        status.code()
-    }
-}
-
-impl Drop for QueueProxy {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        let _ = std::fs::remove_file(&self.log);
-    }
 }
 
 /// The queue-proxy's variables as Knative sets them in a revision's pod (pkg/reconciler/
-/// revision/resources/queue.go), serving on `port` in front of the container on `user_port`.
-fn pod_env(revision: &Revision, port: u16, user_port: u16) -> Vec<(String, String)> {
+/// revision/resources/queue.go), serving on any free port in front of the container on
+/// `user_port`.
+fn pod_env(revision: &Revision, user_port: u16) -> Vec<(String, String)> {
     let revision_name = revision.revision_name();
     let pairs = [
         (
             "CONTAINER_CONCURRENCY",
             revision.container_concurrency.to_string(),
         ),
-        ("QUEUE_SERVING_PORT", port.to_string()),
+        ("QUEUE_SERVING_PORT", "0".to_string()),
         // Never bound: TLS starts only when Knative mounts certificates.
-        ("QUEUE_SERVING_TLS_PORT", free_port().to_string()),
+        ("QUEUE_SERVING_TLS_PORT", "0".to_string()),
         ("USER_PORT", user_port.to_string()),
         (
             "REVISION_TIMEOUT_SECONDS",

@@ -5,21 +5,19 @@
 //! (Lambda's tenant isolation mode) from `X-Amz-Tenant-Id`, and has the Extensions API unless
 //! extensions are disabled.
 
-use std::fs::File;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use super::server::{free_port, send_signal, wait_for_exit, wait_listening};
+use super::process::{Process, Stop};
+use super::server::free_port;
 
-/// The emulator with the function under it. Dropping it kills the emulator (and so the
-/// function, its child) by PID.
+/// The emulator with the function under it. Dropping it stops the emulator by PID with
+/// SIGTERM, so that it stops the function (its child) before it goes.
 pub struct Rie {
-    child: Child,
+    process: Process,
     port: u16,
-    log: PathBuf,
 }
 
 impl Rie {
@@ -52,14 +50,13 @@ impl Rie {
     }
 
     /// Starts `command` (the emulator, or what execs it) with the emulator's arguments.
+    ///
+    /// Both its addresses are given in advance: it names neither the invocation port it takes
+    /// for port 0, and the function is told the runtime API's as it was given (port 0 there
+    /// leaves the function nothing to connect to). So both are ports free a moment ago.
     async fn spawn(mut command: Command, bootstrap: &str, env: &[(&str, &str)]) -> Rie {
         let port = free_port();
-        let log = std::env::temp_dir().join(format!(
-            "wx-stats-test-rie-{}-{port}.log",
-            std::process::id()
-        ));
-        let out = File::create(&log).unwrap();
-        let mut child = command
+        command
             .args([
                 "--runtime-interface-emulator-address",
                 &format!("127.0.0.1:{port}"),
@@ -71,22 +68,16 @@ impl Rie {
             .args(super::argv(bootstrap))
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
+            .envs(env.iter().copied());
+        let mut process = Process::start("aws-lambda-rie", &mut command)
             .unwrap_or_else(|e| {
                 panic!("cannot start aws-lambda-rie ({e}); tests/run installs it with `go install`")
-            });
-        if let Err(why) = wait_listening(&mut child, port).await {
-            let _ = child.kill();
-            let _ = child.wait();
-            let said = std::fs::read_to_string(&log).unwrap_or_default();
-            let _ = std::fs::remove_file(&log);
-            panic!("aws-lambda-rie {why}:\n{said}");
+            })
+            .stopped_by(Stop::Term);
+        if let Err(why) = process.wait_listening(port).await {
+            panic!("{why}:\n{}", process.log());
         }
-        Rie { child, port, log }
+        Rie { process, port }
     }
 
     /// Invokes the function with `event` as `request_id`; the invocation's answer, as the
@@ -110,29 +101,12 @@ impl Rie {
 
     /// What the emulator and the function wrote.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.process.log()
     }
 
     /// Stops the emulator as a container runtime stops it, with SIGTERM: it shuts the function
     /// down as Lambda does. Returns the emulator's exit code, if it exited within 10 s.
     pub async fn terminate(&mut self) -> Option<i32> {
-        if self.child.try_wait().is_ok_and(|status| status.is_none()) {
-            send_signal(self.child.id(), "TERM");
-        }
-        let status = wait_for_exit(&mut self.child, Duration::from_secs(10)).await;
-        status?.code()
-    }
-}
-
-impl Drop for Rie {
-    fn drop(&mut self) {
-        // SIGTERM, so the emulator stops the function it started before it goes; never to a
-        // process already reaped, whose PID may be another's by now.
-        if self.child.try_wait().is_ok_and(|status| status.is_none()) {
-            let pid = self.child.id().to_string();
-            let _ = Command::new("kill").args(["-TERM", &pid]).status();
-            let _ = self.child.wait();
-        }
-        let _ = std::fs::remove_file(&self.log);
+        self.process.terminate(Duration::from_secs(10)).await
     }
 }

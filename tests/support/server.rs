@@ -2,19 +2,24 @@
 //! ones that slow it down, one that refuses one request, one that records what it is sent, one
 //! that closes connections left idle.
 
-use std::fs::File;
-use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::net::SocketAddr;
+use std::ops::{Deref, DerefMut};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, copy_bidirectional};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 
-/// A free loopback port: bind port 0, read it, release it.
+use super::process::Process;
+
+/// A free loopback port: bind port 0, read it, release it. Another process may take it before
+/// the child that is given it binds it: only for children that must be told their port in
+/// advance and cannot take port 0 themselves; each use says why.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -23,56 +28,87 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// Waits up to 10 s for `child` to listen on loopback `port`. Gives up early if it exits, and
-/// says why it gave up.
-pub async fn wait_listening(child: &mut Child, port: u16) -> Result<(), String> {
-    for _ in 0..200 {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Err(format!("exited ({status}) before listening on port {port}"));
-        }
-        if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+/// The address in a door's `listening` line, as the door reports the socket it bound: a JSON
+/// line (`{"fields":{"message":"listening","address":"0.0.0.0:PORT"},…}`, Knative's and
+/// `LOG_FORMAT=json`) or a text one (`… wx_stats::door: listening address=0.0.0.0:PORT`).
+pub fn listening_address(line: &str) -> Option<SocketAddr> {
+    if let Ok(json) = serde_json::from_str::<Value>(line) {
+        let fields = &json["fields"];
+        return match (fields["message"].as_str(), fields["address"].as_str()) {
+            (Some("listening"), Some(address)) => address.parse().ok(),
+            _ => None,
+        };
     }
-    Err(format!("did not listen on port {port} within 10 s"))
+    let mut words = line
+        .split_whitespace()
+        .skip_while(|word| *word != "listening");
+    words.next()?;
+    words
+        .find_map(|word| word.strip_prefix("address="))?
+        .parse()
+        .ok()
 }
 
-/// A running door. Dropping it kills the process by its PID, so a failing test never leaves
-/// one behind.
+/// A running door: its process, and where it listens. Dropping it kills the process by its
+/// PID, so a failing test never leaves one behind; its [`Process`] methods (`pid`, `log`,
+/// `wait_exit`, …) are the server's own.
 pub struct Server {
-    child: Option<Child>,
+    process: Process,
     /// `http://127.0.0.1:PORT`.
     pub base: String,
     /// The port it listens on.
     pub port: u16,
-    log: PathBuf,
+}
+
+impl Deref for Server {
+    type Target = Process;
+
+    fn deref(&self) -> &Process {
+        &self.process
+    }
+}
+
+impl DerefMut for Server {
+    fn deref_mut(&mut self) -> &mut Process {
+        &mut self.process
+    }
 }
 
 impl Server {
-    /// Starts `binary` with `port_variable` set to a free port plus `env`, and waits for /healthz.
+    /// Starts `binary` with `port_variable` and `env`, reads the port it took from its
+    /// `listening` line, and waits for /healthz.
+    ///
+    /// The doors refuse port 0 (`FUNC_PORT` and `PORT` must be 1-65535), so each is given a
+    /// port that was free a moment ago, and started again on another should something else
+    /// have taken it meanwhile.
     pub async fn start(binary: &str, port_variable: &str, env: &[(&str, &str)]) -> Server {
-        let port = free_port();
-        let log =
-            std::env::temp_dir().join(format!("wx-stats-test-{}-{port}.log", std::process::id()));
-        let out = File::create(&log).unwrap();
-        let child = super::command(binary)
-            .env_clear()
-            .env(port_variable, port.to_string())
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {binary}: {e}"));
-        let server = Server {
-            child: Some(child),
-            base: format!("http://127.0.0.1:{port}"),
-            port,
-            log,
-        };
-        server.wait_healthy().await;
-        server
+        let name = Path::new(binary).file_name().unwrap().to_string_lossy();
+        for _ in 0..3 {
+            let mut command = super::command(binary);
+            command
+                .env_clear()
+                .env(port_variable, free_port().to_string())
+                .envs(env.iter().copied());
+            let mut process = Process::start(&name, &mut command)
+                .unwrap_or_else(|e| panic!("cannot start {binary}: {e}"));
+            let listening = process
+                .wait_for_line(Duration::from_secs(10), listening_address)
+                .await;
+            match listening {
+                Ok(address) => {
+                    let server = Server {
+                        base: format!("http://127.0.0.1:{}", address.port()),
+                        port: address.port(),
+                        process,
+                    };
+                    server.wait_healthy().await;
+                    return server;
+                }
+                Err(_) if process.log().contains("cannot listen") => continue,
+                Err(why) => panic!("{why}"),
+            }
+        }
+        panic!("{binary}: every port it was given was taken before it could bind it");
     }
 
     async fn wait_healthy(&self) {
@@ -89,52 +125,6 @@ impl Server {
             self.base,
             self.log()
         );
-    }
-
-    /// Everything the process wrote to stdout and stderr so far.
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// The process id, e.g. to send it a signal.
-    pub fn pid(&self) -> u32 {
-        self.child.as_ref().map(Child::id).unwrap_or_default()
-    }
-
-    /// Whether the process is still the one started, alive.
-    pub fn is_running(&mut self) -> bool {
-        self.child
-            .as_mut()
-            .is_some_and(|c| c.try_wait().is_ok_and(|status| status.is_none()))
-    }
-
-    /// Waits up to `limit` for the process to exit, and returns its exit code.
-    pub async fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
-        let status = wait_for_exit(self.child.as_mut()?, limit).await?;
-        self.child = None;
-        status.code()
-    }
-}
-
-/// Waits up to `limit` for `child` to exit; how it exited, or `None` if it is still running.
-pub async fn wait_for_exit(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
-    let deadline = tokio::time::Instant::now() + limit;
-    while tokio::time::Instant::now() < deadline {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Some(status);
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    None
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        let _ = std::fs::remove_file(&self.log);
     }
 }
 
@@ -157,16 +147,6 @@ pub async fn wait_calls_in_flight(base: &str, wanted: u64, limit: Duration) -> b
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     false
-}
-
-/// Sends `signal` (e.g. "TERM") to `pid` with kill(1).
-pub fn send_signal(pid: u32, signal: &str) {
-    let status = Command::new("kill")
-        .arg(format!("-{signal}"))
-        .arg(pid.to_string())
-        .status()
-        .unwrap();
-    assert!(status.success(), "kill -{signal} {pid} failed");
 }
 
 /// A TCP proxy on loopback that waits `delay` before connecting each client to `upstream`:
