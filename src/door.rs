@@ -85,7 +85,7 @@ pub struct HttpDoor {
     pub span: tracing::Span,
     /// The `ce-source` of reply events.
     pub event_source: String,
-    /// What else the platform says of the function, for the start-up line only.
+    /// What else the platform says of the function, for the start-up line only; empty, none.
     pub details: String,
 }
 
@@ -123,7 +123,7 @@ async fn serve_http(logs: Logs, read: fn(&Env) -> Result<HttpDoor, Error>) -> Ex
             port = door.port,
             max_in_flight = door.max_in_flight,
             function_timeout_seconds = door.function_timeout.map(|t| t.as_secs_f64()),
-            details = %door.details,
+            details = (!door.details.is_empty()).then_some(door.details.as_str()),
             elasticsearch = %stats.es().host(),
             "{} door starting", door.name
         )

@@ -1,8 +1,9 @@
 //! Parsing parameters and building bodies: the original query byte for byte, and every bad value named.
 use super::*;
 
-/// The original function's body, copied from its source.
-const ORIGINAL: &str = r#"{"size":0,"aggs":{"temps":{"histogram":{"field":"rxtxMsg.payload.currently.temperature","interval":2}}},"query":{"range":{"@timestamp":{"gt":"now-24h"}}}}"#;
+/// The original function's body, copied from its source once, for the unit and the
+/// integration tests.
+const ORIGINAL: &str = include_str!("../../tests/fixtures/original-query.json").trim_ascii_end();
 const ALLOW: &str = "wx-rtbeat-*";
 
 fn parse(pairs: &[(&str, &str)]) -> Result<StatsRequest, Error> {

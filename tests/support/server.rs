@@ -75,40 +75,29 @@ impl DerefMut for Server {
 }
 
 impl Server {
-    /// Starts `binary` with `port_variable` and `env`, reads the port it took from its
-    /// `listening` line, and waits for /healthz.
-    ///
-    /// The doors refuse port 0 (`FUNC_PORT` and `PORT` must be 1-65535), so each is given a
-    /// port that was free a moment ago, and started again on another should something else
-    /// have taken it meanwhile.
+    /// Starts `binary` with `port_variable` set to 0 and `env`, reads the port the system gave
+    /// it from its `listening` line, and waits for /healthz. No port is chosen in advance, so
+    /// tests running at once never collide on one.
     pub async fn start(binary: &str, port_variable: &str, env: &[(&str, &str)]) -> Server {
         let name = Path::new(binary).file_name().unwrap().to_string_lossy();
-        for _ in 0..3 {
-            let mut command = super::command(binary);
-            command
-                .env_clear()
-                .env(port_variable, free_port().to_string())
-                .envs(env.iter().copied());
-            let mut process = Process::start(&name, &mut command)
-                .unwrap_or_else(|e| panic!("cannot start {binary}: {e}"));
-            let listening = process
-                .wait_for_line(Duration::from_secs(10), listening_address)
-                .await;
-            match listening {
-                Ok(address) => {
-                    let server = Server {
-                        base: format!("http://127.0.0.1:{}", address.port()),
-                        port: address.port(),
-                        process,
-                    };
-                    server.wait_healthy().await;
-                    return server;
-                }
-                Err(_) if process.log().contains("cannot listen") => continue,
-                Err(why) => panic!("{why}"),
-            }
-        }
-        panic!("{binary}: every port it was given was taken before it could bind it");
+        let mut command = super::command(binary);
+        command
+            .env_clear()
+            .env(port_variable, "0")
+            .envs(env.iter().copied());
+        let mut process = Process::start(&name, &mut command)
+            .unwrap_or_else(|e| panic!("cannot start {binary}: {e}"));
+        let address = process
+            .wait_for_line(Duration::from_secs(10), listening_address)
+            .await
+            .unwrap_or_else(|why| panic!("{why}"));
+        let server = Server {
+            base: format!("http://127.0.0.1:{}", address.port()),
+            port: address.port(),
+            process,
+        };
+        server.wait_healthy().await;
+        server
     }
 
     async fn wait_healthy(&self) {
