@@ -3,8 +3,9 @@
 //! platform says stop.
 //!
 //! An HTTP door is its settings ([`HttpDoor`], read from its platform's variables by
-//! `kubeless::door` or `knative::door`) served by one starter, [`Platform::serve`]. A new
-//! HTTP door is a function that reads its settings and one [`Platform`] arm.
+//! `kubeless::door` or `knative::door`) served by one starter. A new HTTP door is a function
+//! that reads its settings, a one-line `serve_` function for its binary, and one [`Platform`]
+//! arm.
 
 mod knative;
 mod kubeless;
@@ -57,15 +58,37 @@ impl Platform {
         }
     }
 
-    /// Serves this platform's door until the platform stops it.
+    /// Serves this platform's door until the platform stops it: the one image's entry point,
+    /// which holds every door. Each door's own binary calls its door's function instead, so
+    /// that it holds only its own code (tests/bench/RESULTS.md keeps the binaries' sizes).
     pub async fn serve(self) -> ExitCode {
         match self {
-            Platform::Lambda => lambda::main().await,
-            Platform::Knative => serve_http(Logs::JsonStdout, knative::door).await,
-            Platform::Http => serve_http(Logs::JsonStdout, knative::plain_http).await,
-            Platform::Kubeless => serve_http(Logs::Text("info"), kubeless::door).await,
+            Platform::Lambda => serve_lambda().await,
+            Platform::Knative => serve_knative().await,
+            Platform::Http => serve_plain_http().await,
+            Platform::Kubeless => serve_kubeless().await,
         }
     }
+}
+
+/// Serves the Lambda door until the runtime stops it: `wx-stats-lambda`.
+pub async fn serve_lambda() -> ExitCode {
+    lambda::main().await
+}
+
+/// Serves the Knative door until SIGTERM: `wx-stats-knative`.
+pub async fn serve_knative() -> ExitCode {
+    serve_http(Logs::JsonStdout, knative::door).await
+}
+
+/// Serves plain HTTP on `PORT`, as the Knative door does, logged as itself.
+pub async fn serve_plain_http() -> ExitCode {
+    serve_http(Logs::JsonStdout, knative::plain_http).await
+}
+
+/// Serves the Kubeless door until SIGTERM: `wx-stats-kubeless`.
+pub async fn serve_kubeless() -> ExitCode {
+    serve_http(Logs::Text("info"), kubeless::door).await
 }
 
 /// What an HTTP door serves with, as its platform's variables say.

@@ -7,5 +7,5 @@ use std::process::ExitCode;
 // a pod scales out rather than up.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    wx_stats::door::Platform::Knative.serve().await
+    wx_stats::door::serve_knative().await
 }

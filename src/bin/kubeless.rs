@@ -4,5 +4,5 @@ use std::process::ExitCode;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    wx_stats::door::Platform::Kubeless.serve().await
+    wx_stats::door::serve_kubeless().await
 }

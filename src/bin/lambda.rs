@@ -5,5 +5,5 @@ use std::process::ExitCode;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    wx_stats::door::Platform::Lambda.serve().await
+    wx_stats::door::serve_lambda().await
 }
