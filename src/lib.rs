@@ -28,7 +28,8 @@
 //!   negotiation, and serving it on a socket.
 //! - **[`door`]**: which platform a process serves, each platform's settings, start-up and
 //!   lifecycle, Lambda's invocations ([`door::lambda`]) and logging ([`door::telemetry`]). Each
-//!   binary in `src/bin/` is one line on top of it: `Platform::X.serve()`.
+//!   door's binary in `src/bin/` is one call on top of it (`door::serve_kubeless()`, …), and
+//!   the one image's `wx-stats-serve` serves the `Platform` its environment names.
 
 // Items no other crate needs are `pub(crate)`, so the docs that `missing_docs` asks for are
 // the public ones. Here rather than in Cargo.toml's [lints]: those reach the integration tests
