@@ -142,7 +142,12 @@ fn parse_quality(text: &str) -> Option<u16> {
     if fraction.len() > 3 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let thousandths = format!("{fraction:0<3}").parse::<u16>().ok()?;
+    // Right-padded to three digits without building a string: this runs for every q-value of
+    // every request's `Accept` and `Accept-Encoding`, cached answers included.
+    let digits = fraction
+        .bytes()
+        .fold(0u16, |n, digit| n * 10 + u16::from(digit - b'0'));
+    let thousandths = digits * 10u16.pow(3 - fraction.len() as u32);
     match whole {
         "0" => Some(thousandths),
         "1" if thousandths == 0 => Some(1000),
