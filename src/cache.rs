@@ -16,6 +16,28 @@ use crate::answer::Answer;
 use crate::error::Error;
 use crate::query::StatsRequest;
 
+/// Where an answer came from.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum CacheOutcome {
+    /// Kept from an earlier request.
+    Hit,
+    /// Made for another request in flight, and shared.
+    Coalesced,
+    /// Made for this request (or the cache is off).
+    Miss,
+}
+
+impl CacheOutcome {
+    /// Its name in spans and metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            CacheOutcome::Hit => "hit",
+            CacheOutcome::Coalesced => "coalesced",
+            CacheOutcome::Miss => "miss",
+        }
+    }
+}
+
 /// What the cache keeps: at most `budget` bytes of answers, counted truthfully.
 #[derive(Clone, Debug)]
 pub(crate) struct AnswerCache {
@@ -57,7 +79,8 @@ impl AnswerCache {
         self.cache.policy().time_to_live().unwrap_or_default()
     }
 
-    /// The answer to `request`: kept, or being made by another request, or made now by `make`.
+    /// The answer to `request`: kept, or being made by another request, or made now by `make`;
+    /// and which of the three.
     ///
     /// A kept answer is looked up first, on its own: `make` (a search and a render, a future of
     /// some kilobytes) is called, and its future boxed, only when none is kept, so a hit never
@@ -67,24 +90,28 @@ impl AnswerCache {
         &self,
         request: &StatsRequest,
         make: impl FnOnce() -> F,
-    ) -> Result<Arc<Answer>, Error>
+    ) -> Result<(Arc<Answer>, CacheOutcome), Error>
     where
         F: Future<Output = Result<Answer, Error>> + Send,
     {
         if let Some(kept) = self.cache.get(request).await {
-            return Ok(kept);
+            return Ok((kept, CacheOutcome::Hit));
         }
         let made = Box::pin(make());
+        let mut outcome = CacheOutcome::Coalesced;
         let answer = self
             .cache
-            .try_get_with_by_ref(request, async { made.await.map(Arc::new) })
+            .try_get_with_by_ref(request, async {
+                outcome = CacheOutcome::Miss;
+                made.await.map(Arc::new)
+            })
             .await
             .map_err(|shared: Arc<Error>| (*shared).clone())?;
         // Its waiters have it already; later requests must ask again.
         if answer.partial.is_some() || weight(request, &answer) > self.largest_kept {
             self.cache.invalidate(request).await;
         }
-        Ok(answer)
+        Ok((answer, outcome))
     }
 
     /// The bytes kept now, as the weigher counts them (after pending evictions).
@@ -137,10 +164,24 @@ mod tests {
             let (cache, calls) = (cache.clone(), calls.clone());
             waiters.spawn(async move { cache.get_or_make(&key(24), || slow_answer(calls)).await });
         }
+        let mut outcomes = Vec::new();
         while let Some(answer) = waiters.join_next().await {
-            assert_eq!(answer.unwrap().unwrap().body, "answer");
+            let (answer, outcome) = answer.unwrap().unwrap();
+            assert_eq!(answer.body, "answer");
+            outcomes.push(outcome);
         }
         assert_eq!(calls.load(Ordering::SeqCst), 1);
+        let count = |o| outcomes.iter().filter(|&&x| x == o).count();
+        assert_eq!(
+            (count(CacheOutcome::Miss), count(CacheOutcome::Coalesced)),
+            (1, 19),
+            "one made it, the others shared it"
+        );
+        let (_, later) = cache
+            .get_or_make(&key(24), || slow_answer(calls))
+            .await
+            .unwrap();
+        assert_eq!(later, CacheOutcome::Hit);
     }
 
     #[tokio::test]
@@ -176,12 +217,12 @@ mod tests {
             Some("1 of 2".into()),
         );
         let kept = cache.get_or_make(&key(24), || async { Ok(partial) }).await;
-        assert_eq!(kept.unwrap().partial.as_deref(), Some("1 of 2"));
+        assert_eq!(kept.unwrap().0.partial.as_deref(), Some("1 of 2"));
         let calls = Arc::new(AtomicUsize::new(0));
         let kept = cache
             .get_or_make(&key(24), || slow_answer(calls.clone()))
             .await;
-        assert_eq!(kept.unwrap().body, "answer");
+        assert_eq!(kept.unwrap().0.body, "answer");
         assert_eq!(
             calls.load(Ordering::SeqCst),
             1,
@@ -210,7 +251,7 @@ mod tests {
         let served = cache
             .get_or_make(&key(500), || async { Ok(answer(&large)) })
             .await;
-        assert_eq!(served.unwrap().body.len(), large.len());
+        assert_eq!(served.unwrap().0.body.len(), large.len());
         let calls = Arc::new(AtomicUsize::new(0));
         cache
             .get_or_make(&key(500), || slow_answer(calls.clone()))

@@ -27,7 +27,7 @@ use crate::http::identity::CallSettings;
 use crate::http::serve::serve;
 use crate::http::shed::{DEFAULT_MAX_IN_FLIGHT, MAX_IN_FLIGHT_LIMIT};
 use crate::stats::Stats;
-use telemetry::Logs;
+use telemetry::{DEFAULT_PROPAGATORS, Logs, Telemetry};
 
 /// The platform a process serves, as the one image's entry point (`wx-stats-serve`) tells it
 /// from the variables each platform sets; each binary names its own.
@@ -110,6 +110,8 @@ pub struct HttpDoor {
     pub event_source: String,
     /// What else the platform says of the function, for the start-up line only; empty, none.
     pub details: String,
+    /// Where the function runs, as its platform's variables say, for its traces' Resource.
+    pub resource: Vec<(String, String)>,
 }
 
 impl HttpDoor {
@@ -125,6 +127,7 @@ impl HttpDoor {
             span: tracing::Span::none(),
             event_source: "/wx-stats".to_string(),
             details: String::new(),
+            resource: Vec::new(),
         })
     }
 }
@@ -134,8 +137,10 @@ impl HttpDoor {
 /// or SIGINT, drains for at most the door's grace, and turns the outcome into an exit code.
 async fn serve_http(logs: Logs, read: fn(&Env) -> Result<HttpDoor, Error>) -> ExitCode {
     let env = Env::process();
-    telemetry::init(logs, &env);
-    let (door, stats) = match start(&env, read) {
+    // Where it runs, for the telemetry installed first: the door is read again after, so that
+    // its span is made under the logging that writes it. A bad variable is reported then.
+    let resource = read(&env).map(|door| door.resource).unwrap_or_default();
+    let (door, stats, telemetry) = match start(&env, logs, resource, DEFAULT_PROPAGATORS, read) {
         Ok(started) => started,
         Err(exit) => return exit,
     };
@@ -186,20 +191,25 @@ async fn serve_http(logs: Logs, read: fn(&Env) -> Result<HttpDoor, Error>) -> Ex
             door.grace,
         )
         .await;
+        telemetry.shutdown().await;
         tracing::info!("stopped");
     };
     serving.instrument(span).await;
     ExitCode::SUCCESS
 }
 
-/// What every door does first: read its platform's settings and build the [`Stats`] from
-/// `env`. A bad variable is reported and becomes exit code 2.
+/// What every door does first: install its logging and telemetry (`logs`; `resource` is where
+/// it runs, `propagators` its default `OTEL_PROPAGATORS`), read its platform's settings and
+/// build the [`Stats`] from `env`. A bad variable is reported and becomes exit code 2.
 fn start<T>(
     env: &Env,
+    logs: Logs,
+    resource: Vec<(String, String)>,
+    propagators: &str,
     read: impl FnOnce(&Env) -> Result<T, Error>,
-) -> Result<(T, Stats), ExitCode> {
-    read(env)
-        .and_then(|door| Ok((door, Stats::from_env(env)?)))
+) -> Result<(T, Stats, Telemetry), ExitCode> {
+    telemetry::start(logs, env, resource, propagators)
+        .and_then(|telemetry| Ok((read(env)?, Stats::from_env(env)?, telemetry)))
         .map_err(|error| startup_failed(&error))
 }
 

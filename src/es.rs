@@ -16,8 +16,10 @@ use elasticsearch::http::transport::{
     CloudConnectionPool, SingleNodeConnectionPool, TransportBuilder,
 };
 use elasticsearch::{Elasticsearch, SearchParts};
+use opentelemetry::KeyValue;
 use serde_json::Value;
 use tokio::sync::Semaphore;
+use tracing::Instrument;
 
 use crate::call::CallContext;
 use crate::config::{Config, Credentials, Endpoint};
@@ -51,6 +53,8 @@ pub(crate) const MAX_SEARCHES_IN_FLIGHT: usize = 16;
 pub struct EsClient {
     /// One client per node, in the order the variable lists them.
     nodes: Arc<[Elasticsearch]>,
+    /// Each node's host and port, for its searches' spans and metrics.
+    addresses: Arc<[(String, u16)]>,
     /// Whose turn it is: the node the next search starts at.
     turn: Arc<AtomicUsize>,
     host: String,
@@ -67,6 +71,16 @@ impl EsClient {
         let ca_pem = match &config.ca_cert {
             Some(path) => Some(read_ca_pem(path)?),
             None => None,
+        };
+        let addresses: Vec<(String, u16)> = match &config.endpoint {
+            Endpoint::Nodes(urls) => urls
+                .iter()
+                .map(|url| {
+                    let host = url.host_str().unwrap_or_default().to_string();
+                    (host, url.port_or_known_default().unwrap_or(9200))
+                })
+                .collect(),
+            Endpoint::CloudId(_) => vec![(config.host(), 443)],
         };
         let nodes = match &config.endpoint {
             Endpoint::Nodes(urls) => urls
@@ -101,6 +115,7 @@ impl EsClient {
             });
         Ok(EsClient {
             nodes: nodes.into(),
+            addresses: addresses.into(),
             turn: Arc::default(),
             host: config.host(),
             credentials,
@@ -128,7 +143,8 @@ impl EsClient {
     /// Elasticsearch's response text untouched. A node that cannot serve it passes it on to the
     /// next; when none can, the last node's failure is the answer. The call's request id goes
     /// as `X-Opaque-Id`, its trace context as `traceparent` and `tracestate`, and it must end
-    /// before the call's deadline.
+    /// before the call's deadline. When traces are exported, each try is a CLIENT span, and the
+    /// `traceparent` it sends names that span as the parent.
     pub async fn search(
         &self,
         index: &str,
@@ -155,25 +171,38 @@ impl EsClient {
         let deadline = Instant::now() + timeout;
         let _permit = self.permit(deadline, timeout).await?;
         let first = self.turn.fetch_add(1, Ordering::Relaxed);
-        let mut tries = (0..self.nodes.len()).map(|n| &self.nodes[(first + n) % self.nodes.len()]);
+        let mut tries = (0..self.nodes.len()).map(|n| (first + n) % self.nodes.len());
         loop {
             let Some(node) = tries.next() else {
                 unreachable!("a client has at least one node")
             };
+            let (address, port) = &self.addresses[node];
+            let span = search_span(address, *port);
+            let mut headers = headers.clone();
+            let traceparent = crate::otel::traceparent(&span);
+            if let Some(value) = traceparent.and_then(|t| HeaderValue::from_str(&t).ok()) {
+                headers.insert(HeaderName::from_static(TRACEPARENT), value);
+            }
             // The body's bytes go as they are, through the crate's transport: no JSON value is
             // built again for each try.
-            let left = deadline.saturating_duration_since(Instant::now());
-            let sent = node
-                .send(
-                    Method::Post,
-                    &path,
-                    headers.clone(),
-                    None::<&()>,
-                    Some(body.clone()),
-                    Some(left),
-                )
-                .await;
-            match self.answer_of(sent, timeout).await {
+            let started = Instant::now();
+            let left = deadline.saturating_duration_since(started);
+            let tried = async {
+                let sent = self.nodes[node]
+                    .send(
+                        Method::Post,
+                        &path,
+                        headers,
+                        None::<&()>,
+                        Some(body.clone()),
+                        Some(left),
+                    )
+                    .await;
+                self.answer_of(sent, timeout).await
+            };
+            let answer = tried.instrument(span.clone()).await;
+            searched(&span, address, started, &answer);
+            match answer {
                 Err(error @ Error::Unavailable { .. }) if tries.len() > 0 => {
                     tracing::debug!(%error, "trying the next node");
                 }
@@ -218,6 +247,10 @@ impl EsClient {
     ) -> Result<String, Error> {
         let response = sent.map_err(|e| self.transport_error(&e, timeout))?;
         let status = response.status_code().as_u16();
+        if crate::otel::tracing_on() {
+            // On the search's span, when it is one's.
+            tracing::Span::current().record("db.response.status_code", status);
+        }
         let text = response
             .text()
             .await
@@ -283,6 +316,48 @@ impl EsClient {
             status,
             reason,
         }
+    }
+}
+
+/// The CLIENT span of one try of a search, as the database conventions name Elasticsearch's;
+/// a disabled span when traces are not exported.
+fn search_span(address: &str, port: u16) -> tracing::Span {
+    if !crate::otel::tracing_on() {
+        return tracing::Span::none();
+    }
+    tracing::info_span!(
+        target: crate::otel::SEARCH_SPANS,
+        "search",
+        otel.name = "search",
+        otel.kind = "client",
+        otel.status_code = tracing::field::Empty,
+        db.system.name = "elasticsearch",
+        db.operation.name = "search",
+        http.request.method = "POST",
+        server.address = address,
+        server.port = port,
+        db.response.status_code = tracing::field::Empty,
+        error.type = tracing::field::Empty,
+    )
+}
+
+/// Records how a try of a search went: on its span, and in the search duration metric.
+fn searched(span: &tracing::Span, address: &str, started: Instant, answer: &Result<String, Error>) {
+    if let Err(error) = answer {
+        span.record("otel.status_code", "error");
+        span.record("error.type", error.error_type());
+    }
+    if let Some(otel) = crate::otel::instruments() {
+        let mut attributes = vec![
+            KeyValue::new("db.system.name", "elasticsearch"),
+            KeyValue::new("db.operation.name", "search"),
+            KeyValue::new("server.address", address.to_string()),
+        ];
+        if let Err(error) = answer {
+            attributes.push(KeyValue::new("error.type", error.error_type().to_string()));
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        otel.search_duration.record(seconds, &attributes);
     }
 }
 

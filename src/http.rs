@@ -18,7 +18,7 @@ mod cloudevent;
 mod conditional;
 pub(crate) mod cors;
 pub(crate) mod identity;
-mod metrics;
+pub(crate) mod metrics;
 pub mod negotiate;
 pub mod params;
 pub mod serve;

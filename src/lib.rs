@@ -46,6 +46,7 @@ mod es;
 mod format;
 pub mod http;
 mod offload;
+mod otel;
 pub mod query;
 mod ranges;
 mod render;
@@ -53,6 +54,7 @@ pub mod sample;
 mod stats;
 
 pub use answer::Answer;
+pub use cache::CacheOutcome;
 pub use call::CallContext;
 pub use config::{ENVIRONMENT_HELP, Env};
 pub use error::Error;

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use crate::answer::Answer;
-use crate::cache::AnswerCache;
+use crate::cache::{AnswerCache, CacheOutcome};
 use crate::call::CallContext;
 use crate::config::{Config, Env};
 use crate::error::Error;
@@ -34,6 +34,15 @@ pub struct Stats {
     ranges: FieldRanges,
     /// The most buckets an answer holds (`MAX_BUCKETS_SERVED`).
     max_buckets: u64,
+}
+
+/// What a call was served, left on its response for the call's span and metrics.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Served {
+    /// The answer's format.
+    pub format: Format,
+    /// Where the answer came from.
+    pub cache: CacheOutcome,
 }
 
 impl Stats {
@@ -79,15 +88,15 @@ impl Stats {
     }
 
     /// Answers the request that `params` spell, in the `preferred` format when no `format`
-    /// parameter names one. Identical requests share one answer, kept for `CACHE_TTL`; a request
-    /// waiting on another's answer gets that answer, made with the context of the call that
-    /// started it.
+    /// parameter names one, and says where the answer came from. Identical requests share one
+    /// answer, kept for `CACHE_TTL`; a request waiting on another's answer gets that answer,
+    /// made with the context of the call that started it.
     pub async fn answer(
         &self,
         params: &[(String, String)],
         preferred: Option<Format>,
         call: &CallContext,
-    ) -> Result<Arc<Answer>, Error> {
+    ) -> Result<(Arc<Answer>, CacheOutcome), Error> {
         let request = StatsRequest::parse(params, preferred, &self.index_allow)?;
         match &self.cache {
             Some(cache) => {
@@ -96,7 +105,7 @@ impl Stats {
             }
             None => Box::pin(self.fresh_answer(&request, call))
                 .await
-                .map(Arc::new),
+                .map(|answer| (Arc::new(answer), CacheOutcome::Miss)),
         }
     }
 

@@ -84,7 +84,7 @@ async fn main() -> ExitCode {
             .answer(&cli.query.params(), None, &CallContext::default())
             .await
         {
-            Ok(answer) => print(&answer, cli.pretty),
+            Ok((answer, _)) => print(&answer, cli.pretty),
             Err(e) => fail_for(&e),
         },
         Some(Command::LoadSample {

@@ -39,8 +39,26 @@ pub(super) fn door(env: &Env) -> Result<HttpDoor, Error> {
         name: "knative",
         span,
         event_source: format!("/{service}"),
+        resource: resource(env),
         ..plain_http(env)?
     })
+}
+
+/// Where the function runs, for its traces' Resource: the service, its revision (the version
+/// being served) and its configuration.
+fn resource(env: &Env) -> Vec<(String, String)> {
+    let named = [
+        ("service.name", "K_SERVICE"),
+        ("faas.name", "K_SERVICE"),
+        ("service.version", "K_REVISION"),
+        ("faas.version", "K_REVISION"),
+        ("knative.revision.name", "K_REVISION"),
+        ("knative.configuration.name", "K_CONFIGURATION"),
+    ];
+    named
+        .iter()
+        .filter_map(|(key, variable)| Some((key.to_string(), env.get(variable)?)))
+        .collect()
 }
 
 /// Plain HTTP on `PORT`, as the Knative door serves it: the one image's entry point when no

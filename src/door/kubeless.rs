@@ -24,6 +24,29 @@ pub(super) fn door(env: &Env) -> Result<HttpDoor, Error> {
     Ok(HttpDoor {
         function_timeout: Some(duration(env, "FUNC_TIMEOUT")?.unwrap_or(DEFAULT_FUNC_TIMEOUT)),
         details: details.join(" "),
+        resource: resource(env),
         ..HttpDoor::new("kubeless", "FUNC_PORT", env)?
     })
+}
+
+/// Where the function runs, for its traces' Resource. Kubeless gives a function's name to its
+/// Deployment, not to its container, so it is read from the pod's name (`HOSTNAME`), which is
+/// the Deployment's name with two generated parts added: `wx-stats-7d9c5b8f6-x2x8q`.
+fn resource(env: &Env) -> Vec<(String, String)> {
+    let pod = env.get("HOSTNAME");
+    let function = pod
+        .as_deref()
+        .and_then(|pod| pod.rsplitn(3, '-').nth(2))
+        .map(str::to_string)
+        .or_else(|| env.get("MOD_NAME"))
+        .unwrap_or_else(|| "wx-stats".to_string());
+    let mut attributes = vec![
+        ("service.name".to_string(), function.clone()),
+        ("faas.name".to_string(), function),
+    ];
+    if let Some(pod) = pod {
+        attributes.push(("faas.instance".into(), pod.clone()));
+        attributes.push(("k8s.pod.name".into(), pod));
+    }
+    attributes
 }

@@ -4,6 +4,7 @@
 
 pub mod event;
 mod extension;
+mod flush;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -13,23 +14,31 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::Request;
 use axum::middleware::map_request;
-use lambda_runtime::service_fn;
+use lambda_runtime::{Runtime, service_fn};
 
-use super::telemetry::{self, Logs};
+use super::telemetry::{LAMBDA_PROPAGATORS, Logs, Telemetry};
 use super::{calls, start};
 use crate::config::Env;
 use crate::error::Error;
 use crate::http::app::{AppState, router};
-use crate::http::identity::PlatformContext;
+use crate::http::identity::{FaasTrigger, PlatformContext};
+use crate::http::metrics::emf;
 
 /// Serves the Lambda door until the runtime stops it: `wx-stats-lambda`, or the one image's
 /// entry point when `AWS_LAMBDA_RUNTIME_API` is set.
 pub(super) async fn main() -> ExitCode {
     let env = Env::process();
-    // Honours AWS_LAMBDA_LOG_FORMAT=JSON and AWS_LAMBDA_LOG_LEVEL.
-    telemetry::init(Logs::Lambda, &env);
-    // Building the client makes no network call: nothing slow happens before the first event.
-    let (lambda, stats) = match start(&env, LambdaEnv::read) {
+    // Logs honour AWS_LAMBDA_LOG_FORMAT=JSON and AWS_LAMBDA_LOG_LEVEL. Building the clients
+    // makes no network call: nothing slow happens before the first event.
+    let resource = LambdaEnv::resource(&env);
+    let started = start(
+        &env,
+        Logs::Lambda,
+        resource,
+        LAMBDA_PROPAGATORS,
+        LambdaEnv::read,
+    );
+    let (lambda, stats, telemetry) = match started {
         Ok(started) => started,
         Err(exit) => return exit,
     };
@@ -41,14 +50,17 @@ pub(super) async fn main() -> ExitCode {
         elasticsearch = %stats.es().host(),
         "lambda door starting"
     );
+    if let Some(namespace) = lambda.emf_namespace.clone() {
+        emf::turn_on(namespace, lambda.function_name.clone());
+    }
     let state = Arc::new(AppState {
         max_in_flight: lambda.max_in_flight,
         ..AppState::new(stats)
     });
     // Lambda sends SIGTERM only to a function with an extension ([`extension`] says why the
     // door registers its own).
-    extension::on_shutdown_log_totals(&lambda.runtime_api, state.clone()).await;
-    run(router(state)).await
+    extension::on_shutdown_log_totals(&lambda.runtime_api, state.clone(), telemetry.clone()).await;
+    run(router(state), telemetry).await
 }
 
 /// Serves `router` to the Lambda runtime until the runtime stops. Each request carries its
@@ -58,16 +70,22 @@ pub(super) async fn main() -> ExitCode {
 /// On Lambda Managed Instances (`AWS_LAMBDA_MAX_CONCURRENCY` above 1) the runtime polls for
 /// that many invocations at once, and they share this process's cache, coalescing and
 /// connections; otherwise it takes one at a time, as classic Lambda hands them out.
-pub async fn run(router: Router) -> ExitCode {
+///
+/// After each invocation's answer is sent, its spans and metrics are flushed ([`flush`]).
+pub async fn run(router: Router, telemetry: Telemetry) -> ExitCode {
     let router = router.layer(map_request(|mut request: Request<Body>| async move {
         if let Some(context) = request.extensions().get::<lambda_http::Context>() {
-            let platform = platform_context(context);
+            let mut platform = platform_context(context);
+            platform.trigger = request.extensions().get::<FaasTrigger>().map(|t| t.0);
             request.extensions_mut().insert(platform);
         }
         request
     }));
     let handler = service_fn(move |invocation| event::handle(router.clone(), invocation));
-    match lambda_runtime::run_concurrent(handler).await {
+    let runtime = Runtime::new(handler)
+        .layer(lambda_runtime::layers::TracingLayer::new())
+        .layer(flush::FlushLayer::new(telemetry));
+    match runtime.run_concurrent().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(%error, "the Lambda runtime stopped");
@@ -83,6 +101,7 @@ fn platform_context(context: &lambda_http::Context) -> PlatformContext {
         deadline: Some(SystemTime::UNIX_EPOCH + Duration::from_millis(context.deadline)),
         xray_trace_id: context.xray_trace_id.clone(),
         tenant_id: context.tenant_id.clone(),
+        trigger: None,
     }
 }
 
@@ -99,9 +118,38 @@ pub struct LambdaEnv {
     /// `MAX_IN_FLIGHT`, else `AWS_LAMBDA_MAX_CONCURRENCY`, else 1: function calls in progress
     /// at once; more are answered 503.
     pub max_in_flight: usize,
+    /// `EMF_NAMESPACE`: when set, each call's metrics are written to stdout as a CloudWatch
+    /// Embedded Metric Format line, into this namespace.
+    pub emf_namespace: Option<String>,
 }
 
 impl LambdaEnv {
+    /// Where the function runs, for its traces' Resource, from the variables Lambda sets.
+    pub fn resource(env: &Env) -> Vec<(String, String)> {
+        let mut attributes = vec![
+            ("cloud.provider".to_string(), "aws".to_string()),
+            ("cloud.platform".to_string(), "aws_lambda".to_string()),
+        ];
+        let named = [
+            ("cloud.region", "AWS_REGION"),
+            ("service.name", "AWS_LAMBDA_FUNCTION_NAME"),
+            ("faas.name", "AWS_LAMBDA_FUNCTION_NAME"),
+            ("faas.version", "AWS_LAMBDA_FUNCTION_VERSION"),
+            ("faas.instance", "AWS_LAMBDA_LOG_STREAM_NAME"),
+        ];
+        for (key, variable) in named {
+            if let Some(value) = env.get(variable) {
+                attributes.push((key.to_string(), value));
+            }
+        }
+        // In bytes, as the conventions count it; Lambda gives megabytes.
+        let megabytes = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE");
+        if let Some(mb) = megabytes.and_then(|mb| mb.trim().parse::<u64>().ok()) {
+            attributes.push(("faas.max_memory".into(), (mb * 1024 * 1024).to_string()));
+        }
+        attributes
+    }
+
     /// Reads the variables from `env`; a bad one is an [`Error::Config`] naming it.
     pub fn read(env: &Env) -> Result<Self, Error> {
         let text = |name: &str| env.get_or(name, "");
@@ -116,6 +164,12 @@ impl LambdaEnv {
             memory_size: text("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"),
             runtime_api: text("AWS_LAMBDA_RUNTIME_API"),
             max_in_flight,
+            emf_namespace: env.parse("EMF_NAMESPACE", |text| {
+                let fits = (1..=255).contains(&text.len()) && !text.contains(':');
+                fits.then(|| text.to_string()).ok_or_else(|| {
+                    format!("{text:?} is not a CloudWatch namespace (1-255 characters, no ':')")
+                })
+            })?,
         })
     }
 }

@@ -29,7 +29,7 @@ use crate::answer::Encoding;
 use crate::call::CallContext;
 use crate::error::Error;
 use crate::format::{Format, JSON_CONTENT_TYPE};
-use crate::stats::Stats;
+use crate::stats::{Served, Stats};
 
 /// What every request handler shares.
 #[derive(Debug)]
@@ -124,7 +124,7 @@ async fn function(State(state): State<Arc<AppState>>, request: Request) -> Resul
 /// against the request's preconditions.
 async fn answer(state: &AppState, request: Request) -> Result<Response, Error> {
     let asked = FunctionRequest::from_request(request, &()).await?;
-    let answer = state
+    let (answer, cache) = state
         .stats
         .answer(&asked.params, asked.format, &asked.context)
         .await?;
@@ -150,6 +150,8 @@ async fn answer(state: &AppState, request: Request) -> Result<Response, Error> {
     if let Some(partial) = &answer.partial {
         headers.insert(header::WARNING, warning(partial));
     }
+    let format = answer.format;
+    response.extensions_mut().insert(Served { format, cache });
     Ok(if not_modified {
         conditional::not_modified(response)
     } else {

@@ -33,6 +33,7 @@ use super::identity::{
     call_span,
 };
 use super::metrics::{CallTimer, Metrics};
+use crate::stats::Served;
 
 /// What the function's answers vary on, for shared caches: the format follows `Accept` (when
 /// no `format` parameter names it), and the bytes follow `Accept-Encoding`. Without it a cache
@@ -90,15 +91,21 @@ where
             .extensions_mut()
             .remove::<PlatformContext>()
             .unwrap_or_default();
-        let context = call_context(request.headers(), &platform, settings.function_timeout);
+        let mut context = call_context(request.headers(), &platform, settings.function_timeout);
         let id = HeaderValue::from_str(&context.request_id).ok();
-        // The call's own span, and the request's path, only when its `call` line is written.
+        // The call's own span only when its `call` line is written or it is exported; the
+        // request's path only for the line.
         let logged = tracing::enabled!(target: CALL_LOG, CALL_LINE_LEVEL);
-        let span = if logged {
-            call_span(&settings.span, &context.request_id, &platform)
+        let traced = crate::otel::tracing_on();
+        let span = if logged || traced {
+            call_span(&settings.span, &request, &context.request_id, &platform)
         } else {
             settings.span.clone()
         };
+        if traced {
+            // The search's CLIENT span names its own parent to Elasticsearch.
+            context.traceparent = None;
+        }
         let timer = Some(metrics.start(request.method()));
         let uri = logged.then(|| request.uri().clone());
         request.extensions_mut().insert(context);
@@ -134,14 +141,16 @@ where
         let mut response = ready!(this.inner.as_mut().poll(cx))?;
         let status = response.status().as_u16();
         let failure = response.extensions_mut().remove::<Failure>();
+        let served = response.extensions().get::<Served>().copied();
         // Lines are written in the span the call ran in, which the answer below has left by
         // now, so that they carry its fields and its parents' (the service's name). Entered
         // only when there is a line to write.
         let span = this.inner.as_ref().get_ref().span();
+        record_answer(span, status, served);
         let _in_span = (this.uri.is_some() || failure.is_some()).then(|| span.enter());
         if let Some(timer) = this.timer.take() {
             let method = timer.method();
-            let millis = timer.finish(status);
+            let millis = timer.finish(status, served);
             if let Some(uri) = this.uri.take() {
                 let path = uri.path();
                 tracing::event!(target: CALL_LOG, CALL_LINE_LEVEL, method, path, status, millis, "call");
@@ -158,5 +167,21 @@ where
         cors::allow_any_origin(headers);
         headers.insert(header::VARY, HeaderValue::from_static(VARY));
         Poll::Ready(Ok(response))
+    }
+}
+
+/// What the answer says of the call, on its span: its status (a 5xx is an error, as the HTTP
+/// server conventions say; a 4xx is the client's), its format and where it came from.
+fn record_answer(span: &tracing::Span, status: u16, served: Option<Served>) {
+    if span.is_disabled() {
+        return;
+    }
+    span.record("http.response.status_code", status);
+    if status >= 500 {
+        span.record("otel.status_code", "error");
+    }
+    if let Some(served) = served {
+        span.record("wx_stats.format", served.format.name());
+        span.record("wx_stats.cache", served.cache.name());
     }
 }

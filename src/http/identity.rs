@@ -8,9 +8,12 @@
 //! however long or strange, and know nothing of Lambda's id, the trace context or the deadline,
 //! so a second layer would still be needed to check and complete what they set.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
+use axum::extract::{MatchedPath, Request};
 use axum::http::HeaderMap;
+use tracing::field::Empty;
 
 use crate::call::{
     CallContext, new_id, sane_request_id, sane_traceparent, sane_tracestate, traceparent_from_xray,
@@ -32,7 +35,15 @@ pub(crate) struct PlatformContext {
     /// The tenant the invocation is for, when the function runs in Lambda's tenant isolation
     /// mode.
     pub tenant_id: Option<String>,
+    /// What set the call off, as the FaaS conventions name it, when the platform says:
+    /// `timer` for Lambda's scheduled events, `other` for a direct invocation.
+    pub trigger: Option<&'static str>,
 }
+
+/// What set a Lambda invocation off, left on its request by the door for its
+/// [`PlatformContext`]: `timer` or `other` (an HTTP event is `http`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FaasTrigger(pub &'static str);
 
 /// What a door says of every call it serves: the platform's time limit, and the span that
 /// names the service.
@@ -66,19 +77,46 @@ pub(crate) const CALL_LOG: &str = "wx_stats::call";
 /// The level of each call's `call` line.
 pub(crate) const CALL_LINE_LEVEL: tracing::Level = tracing::Level::DEBUG;
 
-/// The span of one call, whose fields every line written in it carries.
+/// The span of one call, whose fields every line written in it carries, and which is the
+/// call's SERVER span when traces are exported: named and attributed as the HTTP server and
+/// FaaS conventions say, with the request's trace context (or Lambda's X-Ray header) as its
+/// parent. Its status, format and cache outcome are recorded when the answer is ready.
 pub(super) fn call_span(
     parent: &tracing::Span,
+    request: &Request,
     request_id: &str,
     platform: &PlatformContext,
 ) -> tracing::Span {
+    let method = request.method().as_str();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str);
+    let name = match route {
+        Some(route) => format!("{method} {route}"),
+        None => method.to_string(),
+    };
     let span = tracing::info_span!(
         target: CALL_LOG,
         parent: parent,
         "call",
         request_id,
-        xray_trace_id = tracing::field::Empty,
-        tenant_id = tracing::field::Empty,
+        trace_id = Empty,
+        span_id = Empty,
+        xray_trace_id = Empty,
+        tenant_id = Empty,
+        otel.name = name,
+        otel.kind = "server",
+        otel.status_code = Empty,
+        faas.trigger = trigger(request.headers(), platform),
+        faas.invocation_id = request_id,
+        faas.coldstart = cold_start(),
+        http.request.method = method,
+        http.route = route,
+        url.path = request.uri().path(),
+        http.response.status_code = Empty,
+        wx_stats.format = Empty,
+        wx_stats.cache = Empty,
     );
     if let Some(xray) = &platform.xray_trace_id {
         span.record("xray_trace_id", xray.as_str());
@@ -86,7 +124,30 @@ pub(super) fn call_span(
     if let Some(tenant) = &platform.tenant_id {
         span.record("tenant_id", tenant.as_str());
     }
+    if crate::otel::tracing_on() {
+        let xray = platform.xray_trace_id.as_deref();
+        crate::otel::adopt_parent(&span, request.headers(), xray);
+    }
     span
+}
+
+/// `true` for the first call a process serves, and only for it.
+fn cold_start() -> bool {
+    static SERVED: AtomicBool = AtomicBool::new(false);
+    !SERVED.swap(true, Ordering::Relaxed)
+}
+
+/// What set the call off: the platform's word, else `timer` for Knative's PingSource events,
+/// `pubsub` for any other CloudEvent (a broker's, a channel's), `http` for a plain request.
+fn trigger(headers: &HeaderMap, platform: &PlatformContext) -> &'static str {
+    if let Some(trigger) = platform.trigger {
+        return trigger;
+    }
+    match headers.get("ce-type").map(|t| t.as_bytes()) {
+        Some(b"dev.knative.sources.ping") => "timer",
+        Some(_) => "pubsub",
+        None => "http",
+    }
 }
 
 /// The incoming `x-request-id` when it is sane, else the platform's id, else a new one; the
@@ -150,6 +211,7 @@ mod tests {
                 "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1".into(),
             ),
             tenant_id: None,
+            trigger: None,
         }
     }
 

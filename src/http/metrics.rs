@@ -4,7 +4,13 @@
 //! `function_duration_seconds`, `function_calls_total` and `function_failures_total`, each
 //! labelled by HTTP `method`; `function_calls_in_flight`, which shows that calls whose
 //! client went away do not linger; and `function_calls_shed_total` by `method`, the calls
-//! refused at once because `MAX_IN_FLIGHT` were in progress.
+//! refused at once because `MAX_IN_FLIGHT` were in progress; and `function_cache_outcomes_total`
+//! by `outcome` (hit, coalesced, miss).
+//!
+//! The same calls also go, when the door exports them, to OTLP ([`crate::otel::Instruments`])
+//! and, on Lambda, to CloudWatch as Embedded Metric Format lines ([`emf`]).
+
+pub(crate) mod emf;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -15,7 +21,10 @@ use prometheus::{
     Registry, TextEncoder, core::Collector,
 };
 
+use crate::cache::CacheOutcome;
 use crate::error::Error;
+use crate::stats::Served;
+use opentelemetry::KeyValue;
 
 /// The registry and its metrics. Each state has its own registry, so tests that build several
 /// routers never share counts. Cheap to clone: every clone counts into the same series.
@@ -31,6 +40,7 @@ pub struct Registered {
     failures: IntCounterVec,
     in_flight: IntGauge,
     shed: IntCounterVec,
+    cache_outcomes: IntCounterVec,
     /// Each method's series, looked up in the vectors the first time the method is seen,
     /// rather than by label on every call.
     by_method: [OnceLock<MethodSeries>; LABELS.len()],
@@ -88,9 +98,16 @@ impl Metrics {
             ),
             &by_method,
         );
+        let cache_outcomes = IntCounterVec::new(
+            Opts::new(
+                "function_cache_outcomes_total",
+                "Number of answers by where they came from: hit, coalesced or miss",
+            ),
+            &["outcome"],
+        );
         // Constant names and labels in a fresh registry: these cannot fail.
-        let (Ok(duration), Ok(calls), Ok(failures), Ok(in_flight), Ok(shed)) =
-            (duration, calls, failures, in_flight, shed)
+        let (Ok(duration), Ok(calls), Ok(failures), Ok(in_flight), Ok(shed), Ok(cache_outcomes)) =
+            (duration, calls, failures, in_flight, shed, cache_outcomes)
         else {
             unreachable!("the metric definitions are constants")
         };
@@ -99,6 +116,14 @@ impl Metrics {
         let _ = registry.register(Box::new(failures.clone()));
         let _ = registry.register(Box::new(in_flight.clone()));
         let _ = registry.register(Box::new(shed.clone()));
+        let _ = registry.register(Box::new(cache_outcomes.clone()));
+        for outcome in [
+            CacheOutcome::Hit,
+            CacheOutcome::Coalesced,
+            CacheOutcome::Miss,
+        ] {
+            cache_outcomes.with_label_values(&[outcome.name()]);
+        }
         // Scrapers see every series from the start, at zero, rather than only after a failure.
         for method in ["GET", "POST"] {
             duration.with_label_values(&[method]);
@@ -113,6 +138,7 @@ impl Metrics {
             failures,
             in_flight,
             shed,
+            cache_outcomes,
             by_method: Default::default(),
         }))
     }
@@ -133,6 +159,9 @@ impl Metrics {
     /// Starts measuring one call.
     pub fn start(&self, method: &Method) -> CallTimer {
         self.in_flight.inc();
+        if let Some(otel) = crate::otel::instruments() {
+            otel.active_requests.add(1, &[]);
+        }
         CallTimer {
             metrics: self.clone(),
             method: label(method),
@@ -145,6 +174,12 @@ impl Metrics {
     /// measured as a call (a 503, so a failure) by its [`CallTimer`]; this says why it failed.
     pub fn shed(&self, method: &Method) {
         self.series(label(method)).shed.inc();
+        if let Some(otel) = crate::otel::instruments() {
+            otel.shed.add(
+                1,
+                &[KeyValue::new("http.request.method", method_name(method))],
+            );
+        }
     }
 
     /// Function calls and failed calls since start, over every method: the last log line of a
@@ -190,6 +225,11 @@ const LABELS: [&str; 10] = [
     "GET", "POST", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH", "CONNECT", "TRACE", "other",
 ];
 
+/// `method`'s label.
+fn method_name(method: &Method) -> &'static str {
+    LABELS[label(method)]
+}
+
 /// Where `method`'s label is in [`LABELS`].
 fn label(method: &Method) -> usize {
     match *method {
@@ -212,25 +252,48 @@ impl CallTimer {
         LABELS[self.method]
     }
 
-    /// Records the call: a failure is a timeout (408) or a server-side error (5xx), as
-    /// Kubeless counts a function that raised or ran out of time. Returns the duration in
-    /// milliseconds, for the access log.
-    pub fn finish(mut self, status: u16) -> f64 {
+    /// Records the call, with what it was `served` when it was answered: a failure is a
+    /// timeout (408) or a server-side error (5xx), as Kubeless counts a function that raised or
+    /// ran out of time. Returns the duration in milliseconds, for the access log.
+    pub(crate) fn finish(mut self, status: u16, served: Option<Served>) -> f64 {
         self.finished = true;
         let elapsed = self.started.elapsed().as_secs_f64();
         let series = self.metrics.series(self.method);
         series.calls.inc();
         series.duration.observe(elapsed);
-        if status == 408 || status >= 500 {
+        let failed = status == 408 || status >= 500;
+        if failed {
             series.failures.inc();
         }
-        (elapsed * 1_000_000.0).round() / 1000.0
+        let cache = served.map(|served| served.cache);
+        if let Some(cache) = cache {
+            self.metrics
+                .cache_outcomes
+                .with_label_values(&[cache.name()])
+                .inc();
+        }
+        if let Some(otel) = crate::otel::instruments() {
+            let method = KeyValue::new("http.request.method", self.method());
+            let status = KeyValue::new("http.response.status_code", i64::from(status));
+            otel.request_duration.record(elapsed, &[method, status]);
+            otel.invoke_duration.record(elapsed, &[]);
+            if let Some(cache) = cache {
+                let outcome = KeyValue::new("wx_stats.cache", cache.name());
+                otel.cache_outcomes.add(1, &[outcome]);
+            }
+        }
+        let millis = (elapsed * 1_000_000.0).round() / 1000.0;
+        emf::record(millis, status, failed, served);
+        millis
     }
 }
 
 impl Drop for CallTimer {
     fn drop(&mut self) {
         self.metrics.in_flight.dec();
+        if let Some(otel) = crate::otel::instruments() {
+            otel.active_requests.add(-1, &[]);
+        }
         if !self.finished {
             tracing::info!(
                 method = self.method(),
@@ -250,7 +313,7 @@ mod tests {
         for name in ["FOO", "BAR"] {
             metrics
                 .start(&Method::from_bytes(name.as_bytes()).unwrap())
-                .finish(405);
+                .finish(405, None);
         }
         let text = metrics.render().unwrap();
         assert!(
@@ -263,10 +326,10 @@ mod tests {
     #[test]
     fn calls_failures_and_durations_are_counted_per_method() {
         let metrics = Metrics::new();
-        metrics.start(&Method::GET).finish(200);
-        metrics.start(&Method::GET).finish(503);
-        metrics.start(&Method::POST).finish(408);
-        metrics.start(&Method::POST).finish(400);
+        metrics.start(&Method::GET).finish(200, None);
+        metrics.start(&Method::GET).finish(503, None);
+        metrics.start(&Method::POST).finish(408, None);
+        metrics.start(&Method::POST).finish(400, None);
         let text = metrics.render().unwrap();
         assert!(
             text.contains("function_calls_total{method=\"GET\"} 2"),
@@ -326,7 +389,7 @@ mod tests {
                 .unwrap()
                 .contains("function_calls_in_flight 2")
         );
-        finished.finish(200);
+        finished.finish(200, None);
         assert!(
             metrics
                 .render()

@@ -9,6 +9,7 @@ pub mod encoding;
 pub mod histogram;
 pub mod hostile;
 pub mod inprocess;
+pub mod jaeger;
 pub mod load;
 pub mod nginx;
 pub mod process;

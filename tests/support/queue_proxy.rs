@@ -32,6 +32,27 @@ pub const METRICS_PORT: u16 = 9091;
 /// The request metrics in Prometheus text, as `OBSERVABILITY_CONFIG` below asks for them.
 const OBSERVABILITY_CONFIG: &str = r#"{"requestMetrics":{"protocol":"prometheus"}}"#;
 
+/// `OBSERVABILITY_CONFIG` as above, with tracing on: every request's spans (sampling rate 1,
+/// whatever the caller's `traceparent` flags say) over OTLP/HTTP protobuf to the receiver whose
+/// base URL is `otlp_url`, as `http://127.0.0.1:PORT`.
+///
+/// knative.dev/pkg's `observability/tracing` gives the endpoint to the Go exporter's
+/// `WithEndpointURL`, which uses its path as it is: hence `/v1/traces` here (a bare
+/// `http://host:port` would get that default too, but `http://host:port/` would post to `/`).
+/// Spans carry the service name `SERVING_SERVICE` (the Service's name) unless
+/// `OTEL_SERVICE_NAME` is set, which `pod_env` does not.
+pub fn traced_observability_config(otlp_url: &str) -> String {
+    json!({
+        "requestMetrics": {"protocol": "prometheus"},
+        "tracing": {
+            "protocol": "http/protobuf",
+            "endpoint": format!("{}/v1/traces", otlp_url.trim_end_matches('/')),
+            "samplingRate": 1,
+        },
+    })
+    .to_string()
+}
+
 /// The headers of the kubelet's readiness probe, as Knative writes it into the queue-proxy's
 /// container: the queue-proxy answers it by running the revision's own readiness probe.
 pub const KUBELET_PROBE: [(&str, &str); 2] = [
@@ -285,11 +306,31 @@ impl QueueProxy {
     /// Starts the queue-proxy for `revision` in front of the container listening on loopback
     /// `user_port`, and waits until the kubelet's probe finds it ready.
     pub async fn start(revision: &Revision, user_port: u16) -> QueueProxy {
+        Self::start_with(revision, user_port, None).await
+    }
+
+    /// [`QueueProxy::start`], with tracing on to the OTLP/HTTP receiver at `otlp_url` (its
+    /// base URL, `http://127.0.0.1:PORT`): see [`traced_observability_config`]. Its spans are
+    /// exported every 100 ms rather than the Go SDK's default 5 s, so that a test sees them
+    /// soon; probes make none.
+    pub async fn start_traced(revision: &Revision, user_port: u16, otlp_url: &str) -> QueueProxy {
+        Self::start_with(revision, user_port, Some(otlp_url)).await
+    }
+
+    async fn start_with(revision: &Revision, user_port: u16, otlp_url: Option<&str>) -> QueueProxy {
         let binary = binary();
         let one_at_a_time = ONE_AT_A_TIME.lock().await;
         require_fixed_ports_free();
         let mut command = Command::new(&binary);
         command.env_clear().envs(pod_env(revision, user_port));
+        if let Some(otlp_url) = otlp_url {
+            command
+                .env(
+                    "OBSERVABILITY_CONFIG",
+                    traced_observability_config(otlp_url),
+                )
+                .env("OTEL_BSP_SCHEDULE_DELAY", "100");
+        }
         let mut process = Process::start("queue-proxy", &mut command)
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
         // Serving on port 0, it logs `Starting http server main:0`, not the port it took: that

@@ -30,6 +30,7 @@ use tower::ServiceExt;
 
 use crate::error::Error;
 use crate::format::JSON_CONTENT_TYPE;
+use crate::http::identity::FaasTrigger;
 
 /// What an invocation is, decided from its payload alone (before any request is answered).
 #[derive(Debug)]
@@ -58,6 +59,7 @@ pub async fn handle(
     event: LambdaEvent<Value>,
 ) -> Result<Value, lambda_http::Error> {
     let LambdaEvent { payload, context } = event;
+    let mut trigger = FaasTrigger("other");
     let request = match classify(payload) {
         Invocation::Http(http_event) => {
             let origin = http_event.request_origin();
@@ -75,7 +77,10 @@ pub async fn handle(
                 Err(_) => Ok(unreadable_event_response(&origin)?),
             };
         }
-        Invocation::Scheduled => Request::get("/").body(Body::empty()),
+        Invocation::Scheduled => {
+            trigger = FaasTrigger("timer");
+            Request::get("/").body(Body::empty())
+        }
         Invocation::Direct(payload) => Request::builder()
             .method(Method::POST)
             .uri("/")
@@ -84,6 +89,7 @@ pub async fn handle(
     };
     let request = request.map(|mut request| {
         request.extensions_mut().insert(context);
+        request.extensions_mut().insert(trigger);
         request
     });
     Ok(invoke_directly(router, request).await)

@@ -17,6 +17,7 @@ use lambda_runtime_api_client::body::Body;
 use lambda_runtime_api_client::{BoxError, Client, build_request};
 use tokio::signal::unix::{SignalKind, signal};
 
+use crate::door::telemetry::Telemetry;
 use crate::http::app::AppState;
 
 /// The door's no-op internal extension: a name unique within the function, as Lambda requires.
@@ -28,9 +29,13 @@ const EXTENSION_NAME: &str = "wx-stats-graceful-shutdown";
 const REGISTRATION_WAIT: Duration = Duration::from_secs(1);
 
 /// Registers the no-op extension with the Extensions API at `runtime_api`, then, on SIGTERM (or
-/// SIGINT, Ctrl-C under an emulator), logs the calls `state` counted and exits 0. Without an
-/// Extensions API it logs one warning and returns.
-pub(in crate::door) async fn on_shutdown_log_totals(runtime_api: &str, state: Arc<AppState>) {
+/// SIGINT, Ctrl-C under an emulator), logs the calls `state` counted, sends the last of its
+/// `telemetry` and exits 0. Without an Extensions API it logs one warning and returns.
+pub(in crate::door) async fn on_shutdown_log_totals(
+    runtime_api: &str,
+    state: Arc<AppState>,
+    telemetry: Telemetry,
+) {
     let registration = async {
         let client = runtime_api_client(runtime_api)?;
         let extension = register_extension(&client).await?;
@@ -69,6 +74,7 @@ pub(in crate::door) async fn on_shutdown_log_totals(runtime_api: &str, state: Ar
         }
         let (calls, failures) = state.metrics.totals();
         tracing::info!(calls, failures, "lambda door shutting down");
+        telemetry.shutdown().await;
         std::io::Write::flush(&mut std::io::stdout()).ok();
         std::process::exit(0);
     });

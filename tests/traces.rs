@@ -1,0 +1,391 @@
+//! Traces in a real Jaeger (v1.75.0, started by `tests/jaeger/start`; `tests/run` does): each
+//! door's call is one SERVER span under the caller's `traceparent`, with a CLIENT span for its
+//! search whose id is the parent Elasticsearch was sent (a recording proxy sees it); behind
+//! Knative's queue-proxy, one trace holds its spans and ours; on Lambda Managed Instances,
+//! overlapping invocations keep their traces apart; and with the collector gone, calls answer
+//! as before and one warning says so.
+//!
+//! Ignored by `cargo test`: they need Jaeger (`TEST_JAEGER_OTLP_URL`, `TEST_JAEGER_QUERY_URL`).
+
+mod support;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde_json::Value;
+use support::bed::Bed;
+use support::doors::{KNATIVE, KUBELESS, port_variable};
+use support::emulator::Emulator;
+use support::es_host;
+use support::histogram::observations;
+use support::jaeger::{Jaeger, Span, summary};
+use support::queue_proxy::{QueueProxy, Revision};
+use support::server::{Server, delaying_proxy, recording_proxy};
+
+/// A trace id no other run of these tests used, and the caller's span id in it.
+fn caller_traceparent() -> (String, String, String) {
+    static COUNT: AtomicU64 = AtomicU64::new(1);
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let trace = format!("{nanos:016x}{:016x}", COUNT.fetch_add(1, Ordering::Relaxed));
+    let parent = format!("{:016x}", nanos.rotate_left(17) | 1);
+    (format!("00-{trace}-{parent}-01"), trace, parent)
+}
+
+/// The OTLP variables that send a door's spans to `jaeger` at once, as `service`.
+fn traced(jaeger: &Jaeger, service: &str) -> Vec<(String, String)> {
+    [
+        (
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            format!("{}/v1/traces", jaeger.otlp_url()),
+        ),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100".to_string()),
+        ("OTEL_SERVICE_NAME", service.to_string()),
+    ]
+    .map(|(k, v)| (k.to_string(), v))
+    .to_vec()
+}
+
+fn pairs(owned: &[(String, String)]) -> Vec<(&str, &str)> {
+    owned
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
+}
+
+/// GET `url` with `traceparent`: the status and the `x-request-id` the door answered with.
+async fn call(url: &str, traceparent: &str) -> (u16, String) {
+    let response = reqwest::Client::new()
+        .get(url)
+        .header("traceparent", traceparent)
+        .send()
+        .await
+        .unwrap();
+    let id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    (response.status().as_u16(), id)
+}
+
+fn tag<'a>(span: &'a Span, key: &str) -> &'a Value {
+    span.tag(key)
+        .unwrap_or_else(|| panic!("{} has no {key}: {:?}", span.name, span.tags))
+}
+
+/// Jaeger shows numbers and booleans as they were sent, and some as strings: compare as text.
+fn text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The one SERVER span of a trace, and the CLIENT spans under it.
+fn server_and_clients(spans: &[Span]) -> (&Span, Vec<&Span>) {
+    let servers: Vec<&Span> = spans.iter().filter(|s| s.kind == "server").collect();
+    assert_eq!(servers.len(), 1, "one SERVER span:\n{}", summary(spans));
+    let server = servers[0];
+    let clients = spans
+        .iter()
+        .filter(|s| s.kind == "client" && s.parent_span_id.as_deref() == Some(&server.span_id))
+        .collect();
+    (server, clients)
+}
+
+/// Checks one call's trace as every door must write it: the SERVER span under the caller's
+/// `parent`, named and attributed by the conventions; on a miss, CLIENT spans under it, each
+/// the parent named by a `traceparent` that reached Elasticsearch (`sent`, as the recording
+/// proxy saw it, on `es_port`).
+fn check_call(
+    spans: &[Span],
+    parent: &str,
+    request_id: &str,
+    cold: bool,
+    cache: &str,
+    sent: &str,
+    es_port: u16,
+) {
+    let (server, clients) = server_and_clients(spans);
+    let all = summary(spans);
+    assert_eq!(server.parent_span_id.as_deref(), Some(parent), "{all}");
+    // `/`, or the catch-all where an emulator's function URL puts the function under a path.
+    let route = text(tag(server, "http.route"));
+    assert!(["/", "/{*path}"].contains(&route.as_str()), "{all}");
+    assert_eq!(server.name, format!("GET {route}"), "{all}");
+    assert!(text(tag(server, "url.path")).ends_with('/'), "{all}");
+    for (key, expected) in [
+        ("faas.trigger", "http"),
+        ("faas.invocation_id", request_id),
+        ("faas.coldstart", if cold { "true" } else { "false" }),
+        ("http.request.method", "GET"),
+        ("http.response.status_code", "200"),
+        ("wx_stats.format", "es"),
+        ("wx_stats.cache", cache),
+    ] {
+        assert_eq!(text(tag(server, key)), expected, "{key} of {all}");
+    }
+    if cache != "miss" {
+        assert!(clients.is_empty(), "a {cache} searches nothing:\n{all}");
+        return;
+    }
+    assert!(!clients.is_empty(), "a miss searches:\n{all}");
+    for client in clients {
+        for (key, expected) in [
+            ("db.system.name", "elasticsearch".to_string()),
+            ("db.operation.name", "search".to_string()),
+            ("server.address", "127.0.0.1".to_string()),
+            ("server.port", es_port.to_string()),
+            ("db.response.status_code", "200".to_string()),
+        ] {
+            assert_eq!(text(tag(client, key)), expected, "{key} of {all}");
+        }
+        let traceparent = format!("traceparent: 00-{}-{}-01", client.trace_id, client.span_id);
+        assert!(
+            sent.contains(&traceparent),
+            "Elasticsearch was not sent `{traceparent}`; it was sent:\n{sent}"
+        );
+    }
+}
+
+fn port_of(host: &str) -> u16 {
+    host.rsplit(':').next().unwrap().parse().unwrap()
+}
+
+/// Two calls through `base` (a door, or its emulator's function URL): a miss, then a hit.
+async fn check_door(
+    jaeger: &Jaeger,
+    base: &str,
+    recorded: &std::sync::Mutex<Vec<u8>>,
+    es_port: u16,
+) {
+    for (cold, cache) in [(true, "miss"), (false, "hit")] {
+        let (traceparent, trace, parent) = caller_traceparent();
+        let (status, request_id) = call(&format!("{base}/?hours=24"), &traceparent).await;
+        assert_eq!(status, 200);
+        let spans = jaeger.trace(&trace, if cold { 2 } else { 1 }).await;
+        println!("{base}, {cache}:\n{}", summary(&spans));
+        let sent = String::from_utf8_lossy(&recorded.lock().unwrap()).to_lowercase();
+        check_call(&spans, &parent, &request_id, cold, cache, &sent, es_port);
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs Jaeger: tests/jaeger/start, as tests/run does"]
+async fn each_http_doors_call_is_one_trace_under_the_callers_parent() {
+    let jaeger = Jaeger::from_env();
+    let bed = Bed::new("traces-http", &observations()).await;
+    for binary in [KUBELESS, KNATIVE] {
+        let (proxy, recorded) = recording_proxy(es_host()).await;
+        let service = format!("wx-stats-{}", port_variable(binary).to_lowercase());
+        let otel = traced(&jaeger, &service);
+        let env = [bed.env_via(&proxy), pairs(&otel)].concat();
+        let door = Server::start(binary, port_variable(binary), &env).await;
+        check_door(&jaeger, &door.base, &recorded, port_of(&proxy)).await;
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs Jaeger: tests/jaeger/start, as tests/run does"]
+async fn a_lambda_invocation_is_one_trace_under_the_callers_parent_with_lambdas_resource() {
+    let jaeger = Jaeger::from_env();
+    let bed = Bed::new("traces-lambda", &observations()).await;
+    let (proxy, recorded) = recording_proxy(es_host()).await;
+    let otel = traced(&jaeger, "wx-stats-lambda-door");
+    let env = [bed.env_via(&proxy), pairs(&otel[..2])].concat();
+    let emulator = Emulator::start(&env).await;
+    check_door(
+        &jaeger,
+        &emulator.function_url(),
+        &recorded,
+        port_of(&proxy),
+    )
+    .await;
+    let (traceparent, trace, _) = caller_traceparent();
+    call(
+        &format!("{}/?hours=3", emulator.function_url()),
+        &traceparent,
+    )
+    .await;
+    let spans = jaeger.trace(&trace, 2).await;
+    let (server, _) = server_and_clients(&spans);
+    for (key, expected) in [("cloud.provider", "aws"), ("cloud.platform", "aws_lambda")] {
+        assert_eq!(
+            server.resource.get(key).map(text).as_deref(),
+            Some(expected),
+            "{key}"
+        );
+    }
+    assert!(
+        server.resource.contains_key("faas.name"),
+        "{:?}",
+        server.resource
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs Jaeger: tests/jaeger/start, as tests/run does"]
+async fn behind_the_queue_proxy_one_trace_holds_its_spans_the_doors_and_the_search() {
+    let jaeger = Jaeger::from_env();
+    let bed = Bed::new("traces-queue-proxy", &observations()).await;
+    let (proxy, recorded) = recording_proxy(es_host()).await;
+    let revision = Revision::from_service_yaml();
+    let door_env = revision.door_env();
+    let otel = traced(&jaeger, "wx-stats-door");
+    let env = [bed.env_via(&proxy), pairs(&door_env), pairs(&otel)].concat();
+    let door = Server::start(KNATIVE, "PORT", &env).await;
+    let queue = QueueProxy::start_traced(&revision, door.port, jaeger.otlp_url()).await;
+
+    let (traceparent, trace, parent) = caller_traceparent();
+    let (status, _) = call(&format!("{}/?hours=24", queue.base), &traceparent).await;
+    assert_eq!(status, 200);
+    // The queue-proxy's server, proxy and client spans, and ours: SERVER and CLIENT.
+    let spans = jaeger.trace(&trace, 5).await;
+    let all = summary(&spans);
+    println!("through the queue-proxy:\n{all}");
+    let ours = |span: &&Span| span.service == "wx-stats-door";
+    let door_spans: Vec<Span> = spans.iter().filter(ours).cloned().collect();
+    let (server, clients) = server_and_clients(&door_spans);
+    let queue_spans: Vec<&Span> = spans.iter().filter(|s| !ours(s)).collect();
+    assert!(
+        queue_spans
+            .iter()
+            .any(|s| s.parent_span_id.as_deref() == Some(parent.as_str())),
+        "the queue-proxy's span is the child of the caller's:\n{all}"
+    );
+    let door_parent = server.parent_span_id.clone().unwrap_or_default();
+    assert!(
+        queue_spans
+            .iter()
+            .any(|s| s.span_id == door_parent && s.kind == "client"),
+        "the door's SERVER span is under the queue-proxy's CLIENT span:\n{all}"
+    );
+    assert!(!clients.is_empty(), "the door searched:\n{all}");
+    let sent = String::from_utf8_lossy(&recorded.lock().unwrap()).to_lowercase();
+    for client in clients {
+        assert!(sent.contains(&format!("-{}-01", client.span_id)), "{sent}");
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs Jaeger: tests/jaeger/start, as tests/run does"]
+async fn eight_overlapping_invocations_on_managed_instances_are_eight_traces() {
+    let jaeger = Jaeger::from_env();
+    let bed = Bed::new("traces-managed-instances", &observations()).await;
+    // Slow enough that the eight are in flight together.
+    let slow = delaying_proxy(es_host(), Duration::from_millis(400)).await;
+    let otel = traced(&jaeger, "wx-stats-managed");
+    let env = [
+        bed.env_via(&slow),
+        pairs(&otel[..2]),
+        vec![("AWS_LAMBDA_MAX_CONCURRENCY", "8")],
+    ]
+    .concat();
+    let emulator = Emulator::start(&env).await;
+    let function = emulator.function_url();
+    let started = Instant::now();
+    let calls: Vec<_> = (1..=8)
+        .map(|hours| {
+            let (traceparent, trace, parent) = caller_traceparent();
+            let url = format!("{function}/?hours={hours}");
+            tokio::spawn(async move { (call(&url, &traceparent).await, trace, parent) })
+        })
+        .collect();
+    let mut answered = Vec::new();
+    for call in calls {
+        answered.push(call.await.unwrap());
+    }
+    println!("8 invocations in {:?}", started.elapsed());
+    for ((status, request_id), trace, parent) in answered {
+        assert_eq!(status, 200);
+        let spans = jaeger.trace(&trace, 2).await;
+        let (server, clients) = server_and_clients(&spans);
+        let all = summary(&spans);
+        assert_eq!(
+            server.parent_span_id.as_deref(),
+            Some(parent.as_str()),
+            "{all}"
+        );
+        assert_eq!(text(tag(server, "faas.invocation_id")), request_id, "{all}");
+        assert!(!clients.is_empty(), "{all}");
+        assert!(spans.iter().all(|s| s.trace_id == trace), "{all}");
+    }
+}
+
+/// A loopback port with nothing listening: a collector that has stopped.
+fn stopped_collector() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
+}
+
+const UNREACHABLE: &str = "cannot reach the OTLP collector";
+
+#[tokio::test]
+#[ignore = "needs Jaeger's absence only, run with the rest"]
+async fn with_the_collector_stopped_calls_answer_and_one_warning_says_so() {
+    let bed = Bed::new("traces-collector-stopped", &observations()).await;
+    let collector = stopped_collector();
+    let otel = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", collector.as_str()),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+        ("OTEL_METRIC_EXPORT_INTERVAL", "100"),
+    ];
+    let env = [bed.env(), otel.to_vec()].concat();
+    let door = Server::start(KUBELESS, "FUNC_PORT", &env).await;
+    let emulator = Emulator::start(&env).await;
+    for base in [door.base.clone(), emulator.function_url()] {
+        for hours in 1..=10 {
+            let (traceparent, _, _) = caller_traceparent();
+            let (status, _) = call(&format!("{base}/?hours={hours}"), &traceparent).await;
+            assert_eq!(status, 200);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    // Exports went on failing all along (every 100 ms), yet each signal warned once.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for (name, log) in [
+        ("kubeless", door.log()),
+        ("lambda", emulator.function_log()),
+    ] {
+        let warnings: Vec<&str> = log.lines().filter(|l| l.contains(UNREACHABLE)).collect();
+        assert_eq!(warnings.len(), 2, "{name}: one warning per signal:\n{log}");
+        assert!(
+            warnings.iter().all(|w| w.contains("refused")),
+            "{warnings:?}"
+        );
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs Jaeger's absence only, run with the rest"]
+async fn a_collector_that_never_answers_is_not_on_the_calls_path() {
+    let bed = Bed::new("traces-collector-silent", &observations()).await;
+    // Accepts connections and never answers: each export waits out its 3 s timeout.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let collector = format!("http://{}", silent.local_addr().unwrap());
+    let otel = [
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", collector.as_str()),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "3000"),
+        ("OTEL_BSP_SCHEDULE_DELAY", "50"),
+    ];
+    let env = [bed.env(), otel.to_vec()].concat();
+    let door = Server::start(KUBELESS, "FUNC_PORT", &env).await;
+    let mut slowest = Duration::ZERO;
+    for hours in 1..=10 {
+        let (traceparent, _, _) = caller_traceparent();
+        let started = Instant::now();
+        let (status, _) = call(&format!("{}/?hours={hours}", door.base), &traceparent).await;
+        slowest = slowest.max(started.elapsed());
+        assert_eq!(status, 200);
+    }
+    println!("slowest of 10 calls with a silent collector: {slowest:?}");
+    // Not a timing claim: a call that waited for an export would wait its whole timeout.
+    assert!(
+        slowest < Duration::from_secs(3),
+        "a call waited for an export: {slowest:?}"
+    );
+}
