@@ -5,7 +5,8 @@
 //! overlapping invocations keep their traces apart; and with the collector gone, calls answer
 //! as before and one warning says so.
 //!
-//! Ignored by `cargo test`: they need Jaeger (`TEST_JAEGER_OTLP_URL`, `TEST_JAEGER_QUERY_URL`).
+//! Those that read Jaeger are ignored by `cargo test`: `tests/run` starts one, and runs them
+//! with `--ignored` (`TEST_JAEGER_OTLP_URL`, `TEST_JAEGER_QUERY_URL`, `TEST_JAEGER_METRICS_URL`).
 
 mod support;
 
@@ -325,7 +326,6 @@ fn stopped_collector() -> String {
 const UNREACHABLE: &str = "cannot reach the OTLP collector";
 
 #[tokio::test]
-#[ignore = "needs Jaeger's absence only, run with the rest"]
 async fn with_the_collector_stopped_calls_answer_and_one_warning_says_so() {
     let bed = Bed::new("traces-collector-stopped", &observations()).await;
     let collector = stopped_collector();
@@ -361,7 +361,6 @@ async fn with_the_collector_stopped_calls_answer_and_one_warning_says_so() {
 }
 
 #[tokio::test]
-#[ignore = "needs Jaeger's absence only, run with the rest"]
 async fn a_collector_that_never_answers_is_not_on_the_calls_path() {
     let bed = Bed::new("traces-collector-silent", &observations()).await;
     // Accepts connections and never answers: each export waits out its 3 s timeout.
@@ -388,4 +387,84 @@ async fn a_collector_that_never_answers_is_not_on_the_calls_path() {
         slowest < Duration::from_secs(3),
         "a call waited for an export: {slowest:?}"
     );
+}
+
+/// The value of the first sample of `metric` among Prometheus `lines` whose labels hold all of
+/// `labels`.
+fn sample(lines: &[String], metric: &str, labels: &[&str]) -> f64 {
+    let line = lines.iter().find(|line| {
+        line.starts_with(&format!("{metric}{{")) && labels.iter().all(|l| line.contains(l))
+    });
+    let line =
+        line.unwrap_or_else(|| panic!("no {metric} with {labels:?} in:\n{}", lines.join("\n")));
+    line.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+#[ignore = "needs Jaeger: tests/jaeger/start, as tests/run does"]
+async fn the_calls_metrics_reach_the_collector_over_otlp() {
+    let jaeger = Jaeger::from_env();
+    let bed = Bed::new("traces-metrics", &observations()).await;
+    let service = "wx-stats-metrics";
+    let otel = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", jaeger.otlp_url()),
+        ("OTEL_METRIC_EXPORT_INTERVAL", "200"),
+        ("OTEL_SERVICE_NAME", service),
+    ];
+    let env = [bed.env(), otel.to_vec()].concat();
+    let door = Server::start(KUBELESS, "FUNC_PORT", &env).await;
+    for _ in 0..3 {
+        let (traceparent, _, _) = caller_traceparent();
+        assert_eq!(
+            call(&format!("{}/?hours=24", door.base), &traceparent)
+                .await
+                .0,
+            200
+        );
+    }
+    let metric = "http_server_request_duration_seconds_count";
+    let lines = jaeger.metrics_of(service, metric).await;
+    let calls = sample(&lines, metric, &["http_response_status_code=\"200\""]);
+    assert_eq!(calls, 3.0, "{}", lines.join("\n"));
+    let cache = "wx_stats_cache_outcomes_total";
+    assert_eq!(sample(&lines, cache, &["wx_stats_cache=\"miss\""]), 1.0);
+    assert_eq!(sample(&lines, cache, &["wx_stats_cache=\"hit\""]), 2.0);
+    let searches = sample(&lines, "db_client_operation_duration_seconds_count", &[]);
+    assert!(searches >= 1.0, "{}", lines.join("\n"));
+    assert_eq!(
+        sample(&lines, "faas_invoke_duration_seconds_count", &[]),
+        3.0
+    );
+}
+
+#[tokio::test]
+async fn with_emf_namespace_each_lambda_call_writes_an_embedded_metric_format_line() {
+    let bed = Bed::new("traces-emf", &observations()).await;
+    let env = [bed.env(), vec![("EMF_NAMESPACE", "wx-stats-test")]].concat();
+    let emulator = Emulator::start(&env).await;
+    for _ in 0..2 {
+        let (traceparent, _, _) = caller_traceparent();
+        let url = format!("{}/?hours=24", emulator.function_url());
+        assert_eq!(call(&url, &traceparent).await.0, 200);
+    }
+    let log = emulator.function_log();
+    let lines: Vec<Value> = log
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line.get("_aws").is_some())
+        .collect();
+    assert_eq!(lines.len(), 2, "one line per call:\n{log}");
+    for (line, hit) in lines.iter().zip([0, 1]) {
+        let directive = &line["_aws"]["CloudWatchMetrics"][0];
+        assert!(line["_aws"]["Timestamp"].is_u64(), "{line}");
+        assert_eq!(directive["Namespace"], "wx-stats-test", "{line}");
+        assert_eq!(directive["Dimensions"][0][0], "FunctionName", "{line}");
+        assert!(line["FunctionName"].is_string(), "{line}");
+        for metric in directive["Metrics"].as_array().unwrap() {
+            let name = metric["Name"].as_str().unwrap();
+            assert!(line[name].is_number(), "{name} of {line}");
+        }
+        assert_eq!(line["CacheHits"], hit, "{line}");
+        assert_eq!(line["StatusCode"], 200, "{line}");
+    }
 }

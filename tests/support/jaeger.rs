@@ -17,6 +17,7 @@ const POLL: Duration = Duration::from_millis(200);
 pub struct Jaeger {
     otlp_url: String,
     query_url: String,
+    metrics_url: String,
     client: reqwest::Client,
 }
 
@@ -59,21 +60,47 @@ impl Jaeger {
             std::env::var(name).unwrap_or_else(|_| {
                 panic!(
                     "{name} is not set: these tests need a Jaeger of their own. Start one with \
-                     `tests/jaeger/start` and set TEST_JAEGER_OTLP_URL and TEST_JAEGER_QUERY_URL \
-                     to the JAEGER_OTLP_URL=... and JAEGER_QUERY_URL=... lines it prints (here: \
-                     {line}), or run the whole suite with `tests/run`."
+                     `tests/jaeger/start` and set TEST_JAEGER_OTLP_URL, TEST_JAEGER_QUERY_URL \
+                     and TEST_JAEGER_METRICS_URL to the JAEGER_..._URL=... lines it prints \
+                     (here: {line}), or run the whole suite with `tests/run`."
                 )
             })
         };
         let otlp_url = var("TEST_JAEGER_OTLP_URL", "JAEGER_OTLP_URL");
         let query_url = var("TEST_JAEGER_QUERY_URL", "JAEGER_QUERY_URL");
+        let metrics_url = var("TEST_JAEGER_METRICS_URL", "JAEGER_METRICS_URL");
         Jaeger {
+            metrics_url,
             otlp_url: otlp_url.trim_end_matches('/').to_string(),
             query_url: query_url.trim_end_matches('/').to_string(),
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
                 .build()
                 .unwrap(),
+        }
+    }
+
+    /// The OTLP metrics Jaeger has received, in Prometheus's text format: the lines that
+    /// name `service` (resource attributes are labels), polled until one names `metric`.
+    pub async fn metrics_of(&self, service: &str, metric: &str) -> Vec<String> {
+        let label = format!("service_name=\"{service}\"");
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let text = self.client.get(&self.metrics_url).send().await.unwrap();
+            let text = text.text().await.unwrap();
+            let lines: Vec<String> = text
+                .lines()
+                .filter(|line| line.contains(&label))
+                .map(str::to_string)
+                .collect();
+            if lines.iter().any(|line| line.starts_with(metric)) {
+                return lines;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {metric} from {service} within 20 s; Jaeger's metrics:\n{text}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 
