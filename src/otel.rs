@@ -9,7 +9,7 @@
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use axum::http::HeaderMap;
+use http::HeaderMap;
 use opentelemetry::metrics::{Counter, Histogram, Meter, UpDownCounter};
 use opentelemetry::propagation::Extractor;
 use opentelemetry::trace::TraceContextExt;
