@@ -226,6 +226,80 @@ async fn a_lambda_invocation_is_one_trace_under_the_callers_parent_with_lambdas_
     );
 }
 
+/// A fixture event from tests/fixtures.
+fn fixture(name: &str) -> Value {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The X-Ray header of each call the Lambda door logged, in order: `(trace id, parent id)`.
+fn xray_headers(log: &str) -> Vec<(String, String)> {
+    let field = |line: &str, name: &str| {
+        let start = line.find(&format!("{name}="))? + name.len() + 1;
+        Some(line[start..].split([';', '"']).next()?.to_string())
+    };
+    log.lines()
+        .filter(|line| line.contains(" call ") && line.contains("xray_trace_id="))
+        .filter_map(|line| {
+            let root = field(line, "Root")?;
+            let trace = root.strip_prefix("1-")?.replace('-', "");
+            Some((trace, field(line, "Parent")?))
+        })
+        .collect()
+}
+
+#[tokio::test]
+#[ignore = "needs Jaeger: tests/jaeger/start, as tests/run does"]
+async fn each_lambda_invocation_is_under_its_own_xray_header_and_names_its_trigger() {
+    let jaeger = Jaeger::from_env();
+    let bed = Bed::new("traces-xray", &observations()).await;
+    let otel = traced(&jaeger, "wx-stats-xray");
+    let lines = vec![("RUST_LOG", "info,wx_stats::call=debug")];
+    let emulator = Emulator::start(&[bed.env(), pairs(&otel[..2]), lines].concat()).await;
+    let function_url = emulator.function_url();
+    let invoke = function_url
+        .trim_end_matches('/')
+        .replace("/lambda-url/", "/2015-03-31/functions/")
+        + "/invocations";
+    // A scheduled event, then a direct invocation, with no traceparent: the emulator gives each
+    // an X-Ray header of its own, as Lambda does, in its `Lambda-Runtime-Trace-Id`; Lambda's
+    // default propagators put each call under its own, never the process's.
+    let invocations = [
+        ("scheduled.json", "timer", true),
+        ("direct.json", "other", false),
+    ];
+    for (n, (event, trigger, cold)) in invocations.into_iter().enumerate() {
+        let sent = reqwest::Client::new()
+            .post(&invoke)
+            .json(&fixture(event))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(sent.status(), 200, "{}", sent.text().await.unwrap());
+        let log = emulator.function_log();
+        let headers = xray_headers(&log);
+        assert_eq!(headers.len(), n + 1, "one X-Ray header per call:\n{log}");
+        let (trace, parent) = &headers[n];
+        let spans = jaeger.trace(trace, 1).await;
+        let all = summary(&spans);
+        println!("{event} under X-Ray trace {trace}, parent {parent}:\n{all}");
+        let (server, _) = server_and_clients(&spans);
+        assert_eq!(
+            server.parent_span_id.as_deref(),
+            Some(parent.as_str()),
+            "{all}"
+        );
+        assert_eq!(text(tag(server, "faas.trigger")), trigger, "{all}");
+        assert_eq!(
+            text(tag(server, "faas.coldstart")),
+            cold.to_string(),
+            "{all}"
+        );
+    }
+    let headers = xray_headers(&emulator.function_log());
+    assert_ne!(headers[0].0, headers[1].0, "each invocation its own trace");
+}
+
 #[tokio::test]
 #[ignore = "needs Jaeger: tests/jaeger/start, as tests/run does"]
 async fn behind_the_queue_proxy_one_trace_holds_its_spans_the_doors_and_the_search() {
@@ -405,7 +479,9 @@ fn sample(lines: &[String], metric: &str, labels: &[&str]) -> f64 {
 async fn the_calls_metrics_reach_the_collector_over_otlp() {
     let jaeger = Jaeger::from_env();
     let bed = Bed::new("traces-metrics", &observations()).await;
-    let service = "wx-stats-metrics";
+    // A name of this run's own: Jaeger adds up the series of every process that has the same.
+    let (_, unique, _) = caller_traceparent();
+    let service = &format!("wx-stats-metrics-{unique}");
     let otel = [
         ("OTEL_EXPORTER_OTLP_ENDPOINT", jaeger.otlp_url()),
         ("OTEL_METRIC_EXPORT_INTERVAL", "200"),
