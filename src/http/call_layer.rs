@@ -97,7 +97,8 @@ where
         // request's path only for the line.
         let logged = tracing::enabled!(target: CALL_LOG, CALL_LINE_LEVEL);
         let traced = crate::otel::tracing_on();
-        let span = if logged || traced {
+        let own_span = logged || traced;
+        let span = if own_span {
             call_span(&settings.span, &request, &context.request_id, &platform)
         } else {
             settings.span.clone()
@@ -114,6 +115,7 @@ where
             id,
             timer,
             uri,
+            own_span,
         }
     }
 }
@@ -127,6 +129,8 @@ pin_project! {
         // Taken when the answer is ready; dropped unfinished, it counts the call abandoned.
         timer: Option<CallTimer>,
         uri: Option<Uri>,
+        // Whether the call has a span of its own, which the answer is recorded on.
+        own_span: bool,
     }
 }
 
@@ -146,7 +150,9 @@ where
         // now, so that they carry its fields and its parents' (the service's name). Entered
         // only when there is a line to write.
         let span = this.inner.as_ref().get_ref().span();
-        record_answer(span, status, served);
+        if *this.own_span {
+            record_answer(span, status, served);
+        }
         let _in_span = (this.uri.is_some() || failure.is_some()).then(|| span.enter());
         if let Some(timer) = this.timer.take() {
             let method = timer.method();
@@ -173,9 +179,6 @@ where
 /// What the answer says of the call, on its span: its status (a 5xx is an error, as the HTTP
 /// server conventions say; a 4xx is the client's), its format and where it came from.
 fn record_answer(span: &tracing::Span, status: u16, served: Option<Served>) {
-    if span.is_disabled() {
-        return;
-    }
     span.record("http.response.status_code", status);
     if status >= 500 {
         span.record("otel.status_code", "error");
