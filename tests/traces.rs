@@ -226,6 +226,36 @@ async fn a_lambda_invocation_is_one_trace_under_the_callers_parent_with_lambdas_
     );
 }
 
+#[tokio::test]
+#[ignore = "needs Jaeger: tests/jaeger/start, as tests/run does"]
+async fn every_json_log_line_of_a_call_carries_its_trace_and_span_ids() {
+    let jaeger = Jaeger::from_env();
+    // Nothing listens on port 1: every call fails, and its failure is logged at warn.
+    let otel = traced(&jaeger, "wx-stats-logs");
+    let lines = vec![
+        ("HOST", "127.0.0.1:1"),
+        ("RUST_LOG", "info,wx_stats::call=debug"),
+    ];
+    let door = Server::start(KNATIVE, "PORT", &[pairs(&otel), lines].concat()).await;
+    let (traceparent, trace, _) = caller_traceparent();
+    assert_eq!(call(&format!("{}/", door.base), &traceparent).await.0, 503);
+    let spans = jaeger.trace(&trace, 1).await;
+    let (server, _) = server_and_clients(&spans);
+    let log = door.log();
+    let calls: Vec<Value> = log
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| {
+            ["call", "request failed"].contains(&line["fields"]["message"].as_str().unwrap_or(""))
+        })
+        .collect();
+    assert_eq!(calls.len(), 2, "the call line and the failure line:\n{log}");
+    for line in calls {
+        assert_eq!(line["span"]["trace_id"], trace, "{line}");
+        assert_eq!(line["span"]["span_id"], server.span_id, "{line}");
+    }
+}
+
 /// A fixture event from tests/fixtures.
 fn fixture(name: &str) -> Value {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -337,6 +367,21 @@ async fn behind_the_queue_proxy_one_trace_holds_its_spans_the_doors_and_the_sear
             .any(|s| s.span_id == door_parent && s.kind == "client"),
         "the door's SERVER span is under the queue-proxy's CLIENT span:\n{all}"
     );
+    // Where it runs, from Knative's variables: the service's name gives way to
+    // OTEL_SERVICE_NAME, as the specification says; the revision is its version.
+    let k_revision = door_env.iter().find(|(k, _)| k == "K_REVISION").unwrap();
+    for (key, expected) in [
+        ("service.version", k_revision.1.as_str()),
+        ("faas.version", k_revision.1.as_str()),
+        ("faas.name", "wx-stats"),
+        ("knative.configuration.name", "wx-stats"),
+    ] {
+        assert_eq!(
+            server.resource.get(key).map(text).as_deref(),
+            Some(expected),
+            "{key}"
+        );
+    }
     assert!(!clients.is_empty(), "the door searched:\n{all}");
     let sent = String::from_utf8_lossy(&recorded.lock().unwrap()).to_lowercase();
     for client in clients {
