@@ -71,7 +71,7 @@ pub(super) async fn main() -> ExitCode {
 /// that many invocations at once, and they share this process's cache, coalescing and
 /// connections; otherwise it takes one at a time, as classic Lambda hands them out.
 ///
-/// After each invocation's answer is sent, its spans and metrics are flushed ([`flush`]).
+/// After each invocation's answer is sent, its spans and metrics are flushed.
 pub async fn run(router: Router, telemetry: Telemetry) -> ExitCode {
     let router = router.layer(map_request(|mut request: Request<Body>| async move {
         if let Some(context) = request.extensions().get::<lambda_http::Context>() {

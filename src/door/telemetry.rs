@@ -1,8 +1,8 @@
 //! Logging, and traces and metrics over OTLP when the `OTEL_*` variables ask for them
-//! ([`otel`]). `RUST_LOG` picks the level. The CLI and Kubeless log text to stderr, or JSON lines
-//! when `LOG_FORMAT=json`; Knative always logs JSON lines to stdout, where its log collectors
-//! look, each carrying the fields of the span it was written in (`K_SERVICE`, …). Lambda logs to
-//! stdout in the format and at the level its advanced logging controls ask for.
+//! (`telemetry/otel.rs`). `RUST_LOG` picks the level. The CLI and Kubeless log text to stderr, or
+//! JSON lines when `LOG_FORMAT=json`; Knative always logs JSON lines to stdout, where its log
+//! collectors look, each carrying the fields of the span it was written in (`K_SERVICE`, …). Lambda
+//! logs to stdout in the format and at the level its advanced logging controls ask for.
 
 mod otel;
 
