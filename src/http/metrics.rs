@@ -40,7 +40,8 @@ pub struct Registered {
     failures: IntCounterVec,
     in_flight: IntGauge,
     shed: IntCounterVec,
-    cache_outcomes: IntCounterVec,
+    /// Each cache outcome's series, in [`CacheOutcome`]'s order, looked up once.
+    cache_outcomes: [IntCounter; 3],
     /// Each method's series, looked up in the vectors the first time the method is seen,
     /// rather than by label on every call.
     by_method: [OnceLock<MethodSeries>; LABELS.len()],
@@ -117,13 +118,12 @@ impl Metrics {
         let _ = registry.register(Box::new(in_flight.clone()));
         let _ = registry.register(Box::new(shed.clone()));
         let _ = registry.register(Box::new(cache_outcomes.clone()));
-        for outcome in [
+        let outcomes = [
             CacheOutcome::Hit,
             CacheOutcome::Coalesced,
             CacheOutcome::Miss,
-        ] {
-            cache_outcomes.with_label_values(&[outcome.name()]);
-        }
+        ];
+        let cache_outcomes = outcomes.map(|o| cache_outcomes.with_label_values(&[o.name()]));
         // Scrapers see every series from the start, at zero, rather than only after a failure.
         for method in ["GET", "POST"] {
             duration.with_label_values(&[method]);
@@ -267,10 +267,7 @@ impl CallTimer {
         }
         let cache = served.map(|served| served.cache);
         if let Some(cache) = cache {
-            self.metrics
-                .cache_outcomes
-                .with_label_values(&[cache.name()])
-                .inc();
+            self.metrics.cache_outcomes[cache as usize].inc();
         }
         if let Some(otel) = crate::otel::instruments() {
             let method = KeyValue::new("http.request.method", self.method());
@@ -321,6 +318,30 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("FOO") && !text.contains("BAR"), "{text}");
+    }
+
+    #[test]
+    fn each_answer_is_counted_by_where_it_came_from() {
+        let metrics = Metrics::new();
+        let served = |cache| {
+            let format = crate::format::Format::Csv;
+            Some(Served { format, cache })
+        };
+        metrics
+            .start(&Method::GET)
+            .finish(200, served(CacheOutcome::Miss));
+        metrics
+            .start(&Method::GET)
+            .finish(200, served(CacheOutcome::Hit));
+        metrics
+            .start(&Method::GET)
+            .finish(304, served(CacheOutcome::Hit));
+        metrics.start(&Method::GET).finish(503, None);
+        let text = metrics.render().unwrap();
+        for (outcome, count) in [("hit", 2), ("coalesced", 0), ("miss", 1)] {
+            let line = format!("function_cache_outcomes_total{{outcome=\"{outcome}\"}} {count}");
+            assert!(text.contains(&line), "{line} in:\n{text}");
+        }
     }
 
     #[test]
