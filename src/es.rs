@@ -248,7 +248,7 @@ impl EsClient {
         let response = sent.map_err(|e| self.transport_error(&e, timeout))?;
         let status = response.status_code().as_u16();
         if crate::otel::tracing_on() {
-            // On the search's span, when it is one's.
+            // On the search's span, when it is one's; text, as the conventions want it.
             tracing::Span::current().record("db.response.status_code", status);
         }
         let text = response
@@ -335,7 +335,7 @@ fn search_span(address: &str, port: u16) -> tracing::Span {
         db.operation.name = "search",
         http.request.method = "POST",
         server.address = address,
-        server.port = port,
+        server.port = i64::from(port),
         db.response.status_code = tracing::field::Empty,
         error.type = tracing::field::Empty,
     )

@@ -128,6 +128,11 @@ fn check_call(
     ] {
         assert_eq!(text(tag(server, key)), expected, "{key} of {all}");
     }
+    // Numbers where the conventions want numbers.
+    assert!(
+        tag(server, "http.response.status_code").is_number(),
+        "{all}"
+    );
     if cache != "miss" {
         assert!(clients.is_empty(), "a {cache} searches nothing:\n{all}");
         return;
@@ -143,6 +148,7 @@ fn check_call(
         ] {
             assert_eq!(text(tag(client, key)), expected, "{key} of {all}");
         }
+        assert!(tag(client, "server.port").is_number(), "{all}");
         let traceparent = format!("traceparent: 00-{}-{}-01", client.trace_id, client.span_id);
         assert!(
             sent.contains(&traceparent),

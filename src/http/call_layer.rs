@@ -179,7 +179,9 @@ where
 /// What the answer says of the call, on its span: its status (a 5xx is an error, as the HTTP
 /// server conventions say; a 4xx is the client's), its format and where it came from.
 fn record_answer(span: &tracing::Span, status: u16, served: Option<Served>) {
-    span.record("http.response.status_code", status);
+    // As an i64: tracing-opentelemetry writes other integers as text, and the conventions
+    // want a number.
+    span.record("http.response.status_code", i64::from(status));
     if status >= 500 {
         span.record("otel.status_code", "error");
     }
