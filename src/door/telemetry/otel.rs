@@ -28,6 +28,7 @@ use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry_http::{Bytes, HttpClient, HttpError, Request, Response};
 use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use opentelemetry_sdk::trace::SdkTracerProvider;
@@ -94,31 +95,32 @@ impl Otel {
     }
 
     /// Sends what is waiting, and waits for it to leave (or fail): on Lambda after each
-    /// invocation, before the environment may be frozen. On a blocking thread, as the SDK's
-    /// flush blocks until its export thread is done, and the export itself runs on the runtime.
+    /// invocation, before the environment may be frozen.
     pub(crate) async fn flush(&self) {
-        let otel = self.clone();
-        let _ = tokio::task::spawn_blocking(move || {
-            if let Some(tracer) = &otel.tracer {
-                let _ = tracer.force_flush();
-            }
-            if let Some(meter) = &otel.meter {
-                let _ = meter.force_flush();
-            }
-        })
+        self.on_each(
+            SdkTracerProvider::force_flush,
+            SdkMeterProvider::force_flush,
+        )
         .await;
     }
 
     /// The last flush, when the platform stops the process.
     pub(crate) async fn shutdown(&self) {
+        self.on_each(SdkTracerProvider::shutdown, SdkMeterProvider::shutdown)
+            .await;
+    }
+
+    /// Runs `tracer` and `meter` on the providers there are, on a blocking thread: the SDK's
+    /// flush blocks until its export thread is done, and the export itself runs on the runtime.
+    async fn on_each(
+        &self,
+        tracer: fn(&SdkTracerProvider) -> OTelSdkResult,
+        meter: fn(&SdkMeterProvider) -> OTelSdkResult,
+    ) {
         let otel = self.clone();
         let _ = tokio::task::spawn_blocking(move || {
-            if let Some(tracer) = &otel.tracer {
-                let _ = tracer.shutdown();
-            }
-            if let Some(meter) = &otel.meter {
-                let _ = meter.shutdown();
-            }
+            let _ = otel.tracer.as_ref().map(tracer);
+            let _ = otel.meter.as_ref().map(meter);
         })
         .await;
     }
