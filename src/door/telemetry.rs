@@ -139,9 +139,13 @@ fn stdout() -> BoxMakeWriter {
 }
 
 /// `colour`: ANSI colours, only for a person at a terminal; `kubectl logs`, log files and
-/// CloudWatch would show the escape codes. Each layer has its own filter: the log's level does
-/// not decide which spans are exported, and the exporting layer sees only a call's span and
-/// its searches' (`exported`), never an event.
+/// CloudWatch would show the escape codes. A second init (e.g. in tests) is harmless, so its
+/// error is ignored.
+///
+/// Nothing exported, one filter serves the whole subscriber, the cheapest way to log: a
+/// callsite the level turns off costs nothing after its first call. Spans exported, each layer
+/// has its own filter, so that the log's level does not decide what is exported; that costs
+/// every span and event some bookkeeping, paid only then.
 fn install(
     filter: Targets,
     json: bool,
@@ -149,6 +153,19 @@ fn install(
     writer: BoxMakeWriter,
     exported: Option<SdkTracerProvider>,
 ) {
+    let Some(provider) = exported else {
+        let layer = tracing_subscriber::fmt::layer()
+            .with_ansi(colour)
+            .with_writer(writer);
+        let registry = tracing_subscriber::registry().with(filter);
+        let _ = if json {
+            let layer = layer.json().with_current_span(true).with_span_list(true);
+            registry.with(layer).try_init()
+        } else {
+            registry.with(layer).try_init()
+        };
+        return;
+    };
     let layer = tracing_subscriber::fmt::layer()
         .with_ansi(colour)
         .with_writer(writer);
@@ -158,23 +175,20 @@ fn install(
     } else {
         Box::new(layer.with_filter(filter))
     };
-    let spans = exported.map(|provider| {
-        let tracer = opentelemetry::trace::TracerProvider::tracer(&provider, "wx-stats");
-        tracing_opentelemetry::layer()
-            .with_tracer(tracer)
-            .with_location(false)
-            .with_threads(false)
-            .with_level(false)
-            .with_target(false)
-            // Every callsite of the call's target, its `call` line too: `tracing::enabled!`
-            // asks about that line before the call's span is made, and a layer that refused
-            // it would be left, by tracing-subscriber's per-layer filters, refusing the span.
-            .with_filter(filter_fn(|metadata| {
-                let target = metadata.target();
-                target == CALL_LOG || (metadata.is_span() && target == crate::otel::SEARCH_SPANS)
-            }))
-    });
-    // A second init (e.g. in tests) is harmless, so its error is ignored.
+    let tracer = opentelemetry::trace::TracerProvider::tracer(&provider, "wx-stats");
+    let spans = tracing_opentelemetry::layer()
+        .with_tracer(tracer)
+        .with_location(false)
+        .with_threads(false)
+        .with_level(false)
+        .with_target(false)
+        // Every callsite of the call's target, its `call` line too: `tracing::enabled!` asks
+        // about that line before the call's span is made, and a layer that refused it would
+        // be left, by tracing-subscriber's per-layer filters, refusing the span.
+        .with_filter(filter_fn(|metadata| {
+            let target = metadata.target();
+            target == CALL_LOG || (metadata.is_span() && target == crate::otel::SEARCH_SPANS)
+        }));
     let _ = tracing_subscriber::registry()
         .with(logs)
         .with(spans)
