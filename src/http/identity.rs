@@ -15,6 +15,7 @@ use axum::extract::{MatchedPath, Request};
 use axum::http::HeaderMap;
 use tracing::field::Empty;
 
+use super::cloudevent::is_cloud_event;
 use crate::call::{
     CallContext, new_id, sane_request_id, sane_traceparent, sane_tracestate, traceparent_from_xray,
 };
@@ -137,16 +138,18 @@ fn cold_start() -> bool {
     !SERVED.swap(true, Ordering::Relaxed)
 }
 
-/// What set the call off: the platform's word, else `timer` for Knative's PingSource events,
-/// `pubsub` for any other CloudEvent (a broker's, a channel's), `http` for a plain request.
+/// What set the call off: the platform's word, else `timer` for Knative's PingSource events
+/// (binary mode, which Knative's sources send), `pubsub` for any other CloudEvent (a broker's,
+/// a channel's), `http` for a plain request.
 fn trigger(headers: &HeaderMap, platform: &PlatformContext) -> &'static str {
     if let Some(trigger) = platform.trigger {
-        return trigger;
-    }
-    match headers.get("ce-type").map(|t| t.as_bytes()) {
-        Some(b"dev.knative.sources.ping") => "timer",
-        Some(_) => "pubsub",
-        None => "http",
+        trigger
+    } else if !is_cloud_event(headers) {
+        "http"
+    } else if headers.get("ce-type").map(|t| t.as_bytes()) == Some(b"dev.knative.sources.ping") {
+        "timer"
+    } else {
+        "pubsub"
     }
 }
 
@@ -213,6 +216,29 @@ mod tests {
             tenant_id: None,
             trigger: None,
         }
+    }
+
+    #[test]
+    fn the_trigger_is_the_platforms_else_what_the_request_carries() {
+        let none = PlatformContext::default();
+        let ping = [
+            ("ce-specversion", "1.0"),
+            ("ce-type", "dev.knative.sources.ping"),
+        ];
+        let other = [
+            ("ce-specversion", "1.0"),
+            ("ce-type", "dev.example.changed"),
+        ];
+        let structured = [("content-type", "application/cloudevents+json")];
+        assert_eq!(trigger(&headers(&[]), &none), "http");
+        assert_eq!(trigger(&headers(&ping), &none), "timer");
+        assert_eq!(trigger(&headers(&other), &none), "pubsub");
+        assert_eq!(trigger(&headers(&structured), &none), "pubsub");
+        let scheduled = PlatformContext {
+            trigger: Some("timer"),
+            ..PlatformContext::default()
+        };
+        assert_eq!(trigger(&headers(&[]), &scheduled), "timer");
     }
 
     #[test]
