@@ -72,34 +72,26 @@ impl EsClient {
             Some(path) => Some(read_ca_pem(path)?),
             None => None,
         };
-        let addresses: Vec<(String, u16)> = match &config.endpoint {
-            Endpoint::Nodes(urls) => urls
-                .iter()
-                .map(|url| {
-                    let host = url.host_str().unwrap_or_default().to_string();
-                    (host, url.port_or_known_default().unwrap_or(9200))
-                })
-                .collect(),
-            Endpoint::CloudId(_) => vec![(config.host(), 443)],
-        };
-        let nodes = match &config.endpoint {
+        // Each node's client, and its host and port for its searches' spans and metrics.
+        let (nodes, addresses): (Vec<_>, Vec<_>) = match &config.endpoint {
             Endpoint::Nodes(urls) => urls
                 .iter()
                 .map(|url| {
                     let pool = SingleNodeConnectionPool::new(url.clone());
-                    connect(TransportBuilder::new(pool), config, ca_pem.as_deref())
+                    let client = connect(TransportBuilder::new(pool), config, ca_pem.as_deref())?;
+                    let host = url.host_str().unwrap_or_default().to_string();
+                    Ok((client, (host, url.port_or_known_default().unwrap_or(9200))))
                 })
                 .collect::<Result<Vec<_>, Error>>()?,
             Endpoint::CloudId(id) => {
                 let pool = CloudConnectionPool::new(id)
                     .map_err(|e| Error::config("ES_CLOUD_ID", e.to_string()))?;
-                vec![connect(
-                    TransportBuilder::new(pool),
-                    config,
-                    ca_pem.as_deref(),
-                )?]
+                let client = connect(TransportBuilder::new(pool), config, ca_pem.as_deref())?;
+                vec![(client, (config.host(), 443))]
             }
-        };
+        }
+        .into_iter()
+        .unzip();
         // A refusal is told by the variables that set the credentials it refused.
         let credentials = config
             .credentials
