@@ -78,17 +78,17 @@ pub async fn serve_lambda() -> ExitCode {
 
 /// Serves the Knative door until SIGTERM: `wx-stats-knative`.
 pub async fn serve_knative() -> ExitCode {
-    serve_http(Logs::JsonStdout, knative::door).await
+    serve_http(Logs::JsonStdout, knative::door, knative::resource).await
 }
 
 /// Serves plain HTTP on `PORT`, as the Knative door does, logged as itself.
 pub async fn serve_plain_http() -> ExitCode {
-    serve_http(Logs::JsonStdout, knative::plain_http).await
+    serve_http(Logs::JsonStdout, knative::plain_http, |_| Vec::new()).await
 }
 
 /// Serves the Kubeless door until SIGTERM: `wx-stats-kubeless`.
 pub async fn serve_kubeless() -> ExitCode {
-    serve_http(Logs::Text("info"), kubeless::door).await
+    serve_http(Logs::Text("info"), kubeless::door, kubeless::resource).await
 }
 
 /// What an HTTP door serves with, as its platform's variables say.
@@ -110,8 +110,6 @@ pub struct HttpDoor {
     pub event_source: String,
     /// What else the platform says of the function, for the start-up line only; empty, none.
     pub details: String,
-    /// Where the function runs, as its platform's variables say, for its traces' Resource.
-    pub resource: Vec<(String, String)>,
 }
 
 impl HttpDoor {
@@ -127,19 +125,21 @@ impl HttpDoor {
             span: tracing::Span::none(),
             event_source: "/wx-stats".to_string(),
             details: String::new(),
-            resource: Vec::new(),
         })
     }
 }
 
 /// Starts the HTTP door that `read` reads from the process's variables, logging as `logs`
-/// says: binds `0.0.0.0:port`, as Kubeless and Knative expect, serves the Router until SIGTERM
-/// or SIGINT, drains for at most the door's grace, and turns the outcome into an exit code.
-async fn serve_http(logs: Logs, read: fn(&Env) -> Result<HttpDoor, Error>) -> ExitCode {
+/// says, with `resource` (where it runs, from the same variables) in its telemetry: binds
+/// `0.0.0.0:port`, as Kubeless and Knative expect, serves the Router until SIGTERM or SIGINT,
+/// drains for at most the door's grace, and turns the outcome into an exit code.
+async fn serve_http(
+    logs: Logs,
+    read: fn(&Env) -> Result<HttpDoor, Error>,
+    resource: fn(&Env) -> Vec<(String, String)>,
+) -> ExitCode {
     let env = Env::process();
-    // Where it runs, for the telemetry installed first: the door is read again after, so that
-    // its span is made under the logging that writes it. A bad variable is reported then.
-    let resource = read(&env).map(|door| door.resource).unwrap_or_default();
+    let resource = resource(&env);
     let (door, stats, telemetry) = match start(&env, logs, resource, DEFAULT_PROPAGATORS, read) {
         Ok(started) => started,
         Err(exit) => return exit,

@@ -39,14 +39,13 @@ pub(super) fn door(env: &Env) -> Result<HttpDoor, Error> {
         name: "knative",
         span,
         event_source: format!("/{service}"),
-        resource: resource(env),
         ..plain_http(env)?
     })
 }
 
 /// Where the function runs, for its traces' Resource: the service, its revision (the version
 /// being served) and its configuration.
-fn resource(env: &Env) -> Vec<(String, String)> {
+pub(super) fn resource(env: &Env) -> Vec<(String, String)> {
     let named = [
         ("service.name", "K_SERVICE"),
         ("faas.name", "K_SERVICE"),

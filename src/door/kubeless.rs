@@ -24,7 +24,6 @@ pub(super) fn door(env: &Env) -> Result<HttpDoor, Error> {
     Ok(HttpDoor {
         function_timeout: Some(duration(env, "FUNC_TIMEOUT")?.unwrap_or(DEFAULT_FUNC_TIMEOUT)),
         details: details.join(" "),
-        resource: resource(env),
         ..HttpDoor::new("kubeless", "FUNC_PORT", env)?
     })
 }
@@ -32,7 +31,7 @@ pub(super) fn door(env: &Env) -> Result<HttpDoor, Error> {
 /// Where the function runs, for its traces' Resource. Kubeless gives a function's name to its
 /// Deployment, not to its container, so it is read from the pod's name (`HOSTNAME`), which is
 /// the Deployment's name with two generated parts added: `wx-stats-7d9c5b8f6-x2x8q`.
-fn resource(env: &Env) -> Vec<(String, String)> {
+pub(super) fn resource(env: &Env) -> Vec<(String, String)> {
     let pod = env.get("HOSTNAME");
     let function = pod
         .as_deref()
