@@ -12,7 +12,7 @@ use bytes::Bytes;
 use http::HeaderValue;
 
 pub use encoding::{Encoding, MIN_COMPRESSED_BYTES};
-pub use tag::{entity_tag, without_took_tag};
+pub use tag::{entity_tag, without_times_tag, without_took_tag};
 
 use crate::format::{Format, TagKind};
 
@@ -65,6 +65,7 @@ impl Answer {
     pub fn new(format: Format, body: String, max_age: Duration, partial: Option<String>) -> Self {
         let tag = match format.tag_kind() {
             TagKind::WeakWithoutTook => without_took_tag(&body),
+            TagKind::WeakWithoutTimes => without_times_tag(&body),
             TagKind::OfBytes => entity_tag(body.as_bytes()),
         };
         let cache_control = match partial {
@@ -102,8 +103,8 @@ impl Answer {
         let variant = self.compressed[encoding as usize].get_or_init(|| {
             let bytes = encoding.compress(&self.body)?;
             let tag = match self.format.tag_kind() {
-                TagKind::WeakWithoutTook => self.tag.clone(),
                 TagKind::OfBytes => entity_tag(&bytes),
+                TagKind::WeakWithoutTook | TagKind::WeakWithoutTimes => self.tag.clone(),
             };
             Some(Variant { bytes, tag })
         });

@@ -59,6 +59,8 @@ Environment:
   CACHE_TTL     how long answers are kept, e.g. 15s; 0 turns caching off [default: 15s]
   CACHE_MAX_BYTES  the most memory kept answers may take, in bytes or with KiB or MiB
                 (e.g. 16MiB); an answer over 1/16 of it is served but not kept [default: 16MiB]
+  STATION_TIME_ZONE  the station's time zone, as the IANA names it (e.g. Europe/Berlin):
+                the page for browsers shows its times in it [default: UTC]
   RUST_LOG      log level [default: warn]; LOG_FORMAT=json logs JSON lines to stderr";
 
 /// Everything wx-stats needs to know to reach Elasticsearch.
@@ -82,6 +84,8 @@ pub struct Config {
     pub cache_max_bytes: u64,
     /// The most buckets an answer holds (`MAX_BUCKETS_SERVED`).
     pub max_buckets: u64,
+    /// The station's time zone (`STATION_TIME_ZONE`), which the page shows its times in.
+    pub time_zone: jiff::tz::TimeZone,
 }
 
 /// Where Elasticsearch is: its nodes' URLs, or an Elastic Cloud deployment.
@@ -159,6 +163,9 @@ impl Config {
                 Some(patterns) => validate_index("ES_INDEX_ALLOW", patterns)?,
                 None => DEFAULT_INDEX.to_string(),
             },
+            time_zone: env
+                .parse("STATION_TIME_ZONE", parse_time_zone)?
+                .unwrap_or(jiff::tz::TimeZone::UTC),
         })
     }
 
@@ -287,6 +294,13 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 /// A number of buckets from 1 to [`MAX_BUCKETS_SERVED_LIMIT`].
+/// A time zone by its IANA name, from the database built into the binary.
+fn parse_time_zone(text: &str) -> Result<jiff::tz::TimeZone, String> {
+    jiff::tz::TimeZone::get(text).map_err(|_| {
+        format!("{text:?} is not a time zone of the IANA database, such as Europe/Berlin or UTC")
+    })
+}
+
 fn parse_max_buckets(text: &str) -> Result<u64, String> {
     text.parse::<u64>()
         .ok()

@@ -21,13 +21,21 @@ pub enum Format {
     Csv,
     /// A histogram bar chart.
     Svg,
+    /// A page for people: the chart, the numbers as a table, and a form to ask again.
+    Html,
 }
 
 impl Format {
     /// Every format, in the order the names are listed.
-    pub const ALL: [Format; 4] = [Format::Es, Format::Buckets, Format::Csv, Format::Svg];
+    pub const ALL: [Format; 5] = [
+        Format::Es,
+        Format::Buckets,
+        Format::Csv,
+        Format::Svg,
+        Format::Html,
+    ];
     /// Every format's name, as the `format` parameter spells it.
-    pub const NAMES: [&'static str; 4] = ["es", "buckets", "csv", "svg"];
+    pub const NAMES: [&'static str; 5] = ["es", "buckets", "csv", "svg", "html"];
 
     /// The format's name, as the `format` parameter spells it.
     pub fn name(self) -> &'static str {
@@ -40,6 +48,7 @@ impl Format {
             Format::Es | Format::Buckets => JSON_CONTENT_TYPE,
             Format::Csv => "text/csv; charset=utf-8",
             Format::Svg => "image/svg+xml",
+            Format::Html => "text/html; charset=utf-8",
         }
     }
 
@@ -55,12 +64,12 @@ impl Format {
     }
 
     /// How the answer's entity tag is made: Elasticsearch's own response carries its `took`,
-    /// which changes with every search while the data does not.
+    /// and the page its window's times, which change with every search while the data does not.
     pub fn tag_kind(self) -> TagKind {
-        if self.is_raw() {
-            TagKind::WeakWithoutTook
-        } else {
-            TagKind::OfBytes
+        match self {
+            Format::Es => TagKind::WeakWithoutTook,
+            Format::Html => TagKind::WeakWithoutTimes,
+            Format::Buckets | Format::Csv | Format::Svg => TagKind::OfBytes,
         }
     }
 
@@ -82,6 +91,10 @@ pub enum TagKind {
     /// Weak, of the answer without the value of its `took`, and the same in every encoding: a
     /// cache's revalidation gets its 304 while the histogram stays the same.
     WeakWithoutTook,
+    /// Weak, of the page without its `<time>` elements, which tell the moment it was made, and
+    /// the same in every encoding: an open page's refresh gets its 304 while the histogram
+    /// stays the same.
+    WeakWithoutTimes,
 }
 
 impl FromStr for Format {
@@ -115,7 +128,7 @@ mod tests {
         assert_eq!(" csv ".parse::<Format>(), Ok(Format::Csv));
         assert_eq!(
             "xml".parse::<Format>(),
-            Err("\"xml\" is not one of es, buckets, csv, svg".to_string())
+            Err("\"xml\" is not one of es, buckets, csv, svg, html".to_string())
         );
     }
 

@@ -139,6 +139,16 @@ impl StatsRequest {
     }
 }
 
+/// The format `params` ask for, read as [`StatsRequest::parse`] reads it, whether or not the
+/// rest of them parse: the one an answer's error is written in. A `format` that names none is
+/// the default's.
+pub fn format_asked(params: &[(String, String)], preferred: Option<Format>) -> Format {
+    match params.iter().find(|(name, _)| name == "format") {
+        Some((_, value)) => value.parse().unwrap_or_default(),
+        None => preferred.unwrap_or_default(),
+    }
+}
+
 impl StatsRequest {
     /// The search body for this request: the query's, asking Elasticsearch to count every
     /// matching observation when the answer reports the total. Without `track_total_hits` it
@@ -154,6 +164,28 @@ impl StatsRequest {
 }
 
 impl StatsQuery {
+    /// The parameters that ask this question, as [`StatsRequest::parse`] reads them: `hours`
+    /// and `interval` always, the others when they differ from the default.
+    pub fn params(&self) -> Vec<(&'static str, String)> {
+        let mut params = vec![
+            ("hours", self.hours.to_string()),
+            ("interval", self.interval.to_string()),
+        ];
+        if self.field_requested {
+            params.push(("field", self.field.clone()));
+        }
+        if let Some(index) = &self.index {
+            params.push(("index", index.clone()));
+        }
+        if let Some(count) = self.min_doc_count {
+            params.push(("min_doc_count", count.to_string()));
+        }
+        if self.fill {
+            params.push(("fill", "true".to_string()));
+        }
+        params
+    }
+
     /// The search body. With the defaults it is the original function's body exactly.
     pub fn body(&self) -> Value {
         self.body_with_bounds(None)

@@ -1,7 +1,12 @@
-//! Writing the answer: Elasticsearch's raw response (`es`), compact `buckets` JSON, `csv`, or
-//! an `svg` bar chart. All but `es` read the histogram out of the response first.
+//! Writing the answer: Elasticsearch's raw response (`es`), compact `buckets` JSON, `csv`, an
+//! `svg` bar chart, or the `html` page that holds the chart. All but `es` read the histogram
+//! out of the response first.
+
+mod page;
 
 use std::time::{Duration, SystemTime};
+
+use jiff::tz::TimeZone;
 
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -11,6 +16,8 @@ use crate::error::Error;
 use crate::es::SearchResponse;
 use crate::format::Format;
 use crate::query::{StatsQuery, StatsRequest};
+
+pub(crate) use page::{error_page, page_headers};
 
 /// One bar of the histogram: `count` observations in `[from, to)`.
 #[derive(Clone, Debug, PartialEq)]
@@ -51,19 +58,44 @@ impl Histogram {
     }
 }
 
-/// Writes the search response in the request's format. `now` dates the window.
+/// What an answer is written with besides the search's response.
+#[derive(Clone, Debug)]
+pub(crate) struct RenderContext {
+    /// When the window ends.
+    pub now: SystemTime,
+    /// How long the answer is kept (`CACHE_TTL`): the page asks again after it.
+    pub refresh: Duration,
+    /// Why the answer is incomplete, when some shards failed.
+    pub partial: Option<String>,
+    /// The station's time zone, which the page shows its times in.
+    pub time_zone: TimeZone,
+}
+
+impl RenderContext {
+    /// Every how many seconds the page asks again; 0 when answers are not kept.
+    fn refresh_seconds(&self) -> u64 {
+        self.refresh.as_secs()
+    }
+}
+
+/// Writes the search response in the request's format.
 pub(crate) fn render(
     request: &StatsRequest,
     response: SearchResponse,
-    now: SystemTime,
+    context: &RenderContext,
 ) -> Result<String, Error> {
     let query = &request.query;
     let histogram = || Histogram::read(&response, query.interval);
     match request.format {
         Format::Es => Ok(response.text),
-        Format::Buckets => Ok(buckets_json(query, &histogram(), now)),
+        Format::Buckets => Ok(buckets_json(query, &histogram(), context.now)),
         Format::Csv => csv(&histogram()),
         Format::Svg => svg(query, &histogram()),
+        Format::Html => {
+            let histogram = histogram();
+            let chart = svg(query, &histogram)?;
+            Ok(page::page(query, &histogram, &chart, context))
+        }
     }
 }
 
@@ -187,35 +219,42 @@ fn round(value: f64) -> f64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    const RESPONSE: &str = r#"{"took":3,"hits":{"total":{"value":7,"relation":"eq"},"hits":[]},"aggregations":{"temps":{"buckets":[{"key":66.0,"doc_count":2},{"key":68.0,"doc_count":0},{"key":70.0,"doc_count":5}]}}}"#;
+    pub(super) const RESPONSE: &str = r#"{"took":3,"hits":{"total":{"value":7,"relation":"eq"},"hits":[]},"aggregations":{"temps":{"buckets":[{"key":66.0,"doc_count":2},{"key":68.0,"doc_count":0},{"key":70.0,"doc_count":5}]}}}"#;
 
-    fn request(format: Format) -> StatsRequest {
+    pub(super) fn request(format: Format) -> StatsRequest {
         StatsRequest {
             format,
             ..StatsRequest::default()
         }
     }
 
-    fn parsed(text: &str) -> SearchResponse {
+    pub(super) fn parsed(text: &str) -> SearchResponse {
         SearchResponse::parse(text.to_string()).unwrap()
     }
 
-    fn at(secs: u64) -> SystemTime {
-        SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
+    /// Rendered at `secs` after the epoch, kept 15 s, in UTC.
+    pub(super) fn at(secs: u64) -> RenderContext {
+        RenderContext {
+            now: SystemTime::UNIX_EPOCH + Duration::from_secs(secs),
+            refresh: Duration::from_secs(15),
+            partial: None,
+            time_zone: TimeZone::UTC,
+        }
     }
 
     #[test]
     fn es_is_passed_through_untouched() {
-        let rendered = render(&request(Format::Es), parsed(RESPONSE), at(0)).unwrap();
+        let rendered = render(&request(Format::Es), parsed(RESPONSE), &at(0)).unwrap();
         assert_eq!(rendered, RESPONSE);
     }
 
     #[test]
     fn buckets_are_compact() {
-        let rendered = render(&request(Format::Buckets), parsed(RESPONSE), at(86_400 * 2)).unwrap();
+        let rendered =
+            render(&request(Format::Buckets), parsed(RESPONSE), &at(86_400 * 2)).unwrap();
         let json: Value = serde_json::from_str(&rendered).unwrap();
         assert_eq!(json["total"], 7);
         assert_eq!(
@@ -231,7 +270,7 @@ mod tests {
 
     #[test]
     fn csv_has_a_header_and_a_row_per_bucket() {
-        let rendered = render(&request(Format::Csv), parsed(RESPONSE), at(0)).unwrap();
+        let rendered = render(&request(Format::Csv), parsed(RESPONSE), &at(0)).unwrap();
         assert_eq!(
             rendered,
             "from,to,count\r\n66,68,2\r\n68,70,0\r\n70,72,5\r\n"
@@ -243,13 +282,13 @@ mod tests {
         let mut req = request(Format::Csv);
         req.query.interval = 0.1;
         let response = r#"{"hits":{"total":1},"aggregations":{"temps":{"buckets":[{"key":0.6000000000000001,"doc_count":1}]}}}"#;
-        let rendered = render(&req, parsed(response), at(0)).unwrap();
+        let rendered = render(&req, parsed(response), &at(0)).unwrap();
         assert_eq!(rendered, "from,to,count\r\n0.6000000000000001,0.7,1\r\n");
     }
 
     #[test]
     fn svg_has_a_bar_per_non_empty_bucket_and_a_title() {
-        let rendered = render(&request(Format::Svg), parsed(RESPONSE), at(0)).unwrap();
+        let rendered = render(&request(Format::Svg), parsed(RESPONSE), &at(0)).unwrap();
         assert!(rendered.starts_with("<svg"), "{}", &rendered[..80]);
         assert!(rendered.contains("temperature, last 24 h (7 observations)"));
         assert_eq!(
@@ -262,7 +301,7 @@ mod tests {
     #[test]
     fn svg_without_data_says_so() {
         let empty = r#"{"hits":{"total":{"value":0}},"aggregations":{"temps":{"buckets":[]}}}"#;
-        let rendered = render(&request(Format::Svg), parsed(empty), at(0)).unwrap();
+        let rendered = render(&request(Format::Svg), parsed(empty), &at(0)).unwrap();
         assert!(
             rendered.contains("No observations of temperature in the last 24 h"),
             "{}",

@@ -18,7 +18,7 @@ use crate::format::Format;
 use crate::offload;
 use crate::query::{StatsQuery, StatsRequest};
 use crate::ranges::{FieldRanges, Range, bucket_count};
-use crate::render::render;
+use crate::render::{RenderContext, render};
 
 /// Answers histogram questions: parses them, asks Elasticsearch (through the cache) and renders.
 #[derive(Debug)]
@@ -34,6 +34,8 @@ pub struct Stats {
     ranges: FieldRanges,
     /// The most buckets an answer holds (`MAX_BUCKETS_SERVED`).
     max_buckets: u64,
+    /// The station's time zone (`STATION_TIME_ZONE`), which the page shows its times in.
+    time_zone: jiff::tz::TimeZone,
 }
 
 /// What a call was served, left on its response for the call's span and metrics.
@@ -64,6 +66,7 @@ impl Stats {
             cache: AnswerCache::new(config.cache_ttl, config.cache_max_bytes),
             ranges: FieldRanges::new(),
             max_buckets: config.max_buckets,
+            time_zone: config.time_zone.clone(),
         })
     }
 
@@ -145,10 +148,20 @@ impl Stats {
             tracing::warn!(request_id, shards = %shards.describe(), "partial answer");
             shards.summary()
         });
-        let (format, max_age, now) = (request.format, self.cache_ttl(), SystemTime::now());
+        let context = RenderContext {
+            now: SystemTime::now(),
+            refresh: self.cache_ttl(),
+            partial,
+            time_zone: self.time_zone.clone(),
+        };
         let make = move |request: &StatsRequest, response| {
-            let body = render(request, response, now)?;
-            Ok(Answer::new(format, body, max_age, partial))
+            let body = render(request, response, &context)?;
+            Ok(Answer::new(
+                request.format,
+                body,
+                context.refresh,
+                context.partial,
+            ))
         };
         if response.buckets.len() <= RENDERED_INLINE_BUCKETS {
             return make(request, response);

@@ -21,6 +21,22 @@ pub fn without_took_tag(text: &str) -> HeaderValue {
     quoted_hash("W/", hash)
 }
 
+/// `W/"…"`: a weak tag of a page's `text` without its `<time>` elements, which date it, so it
+/// stays the same from search to search while the data does.
+pub fn without_times_tag(text: &str) -> HeaderValue {
+    const OPEN: &str = "<time";
+    const CLOSE: &str = "</time>";
+    let mut hash = fnv1a_64(b"");
+    let mut rest = text;
+    while let Some(start) = rest.find(OPEN) {
+        hash = fnv1a_64_from(hash, &rest.as_bytes()[..start]);
+        rest = rest[start..]
+            .find(CLOSE)
+            .map_or("", |end| &rest[start + end + CLOSE.len()..]);
+    }
+    quoted_hash("W/", fnv1a_64_from(hash, rest.as_bytes()))
+}
+
 /// `text` around the digits of its first `"took":` (Elasticsearch writes it first), or all of
 /// it and nothing when it has none.
 fn split_at_took(text: &str) -> (&str, &str) {
@@ -75,6 +91,23 @@ mod tests {
             )
         );
         assert_eq!(split_at_took("{\"took\":"), ("{\"took\":", ""));
+    }
+
+    #[test]
+    fn the_without_times_tag_ignores_the_times_alone() {
+        let page = |at: &str, count: u32| {
+            format!(
+                "<p>From <time datetime=\"{at}\">{at}</time> to <time>{at}</time></p><td>{count}</td>"
+            )
+        };
+        let tag = without_times_tag(&page("09:30", 7));
+        assert!(tag.to_str().unwrap().starts_with("W/\""), "{tag:?}");
+        assert_eq!(tag, without_times_tag(&page("10:45", 7)));
+        assert_ne!(tag, without_times_tag(&page("09:30", 8)));
+        assert_eq!(
+            without_times_tag("<p>a</p>"),
+            quoted_hash("W/", fnv1a_64(b"<p>a</p>"))
+        );
     }
 
     #[test]

@@ -29,6 +29,8 @@ use crate::answer::Encoding;
 use crate::call::CallContext;
 use crate::error::Error;
 use crate::format::{Format, JSON_CONTENT_TYPE};
+use crate::query::format_asked;
+use crate::render::{self, page_headers};
 use crate::stats::{Served, Stats};
 
 /// What every request handler shares.
@@ -124,10 +126,17 @@ async fn function(State(state): State<Arc<AppState>>, request: Request) -> Resul
 /// against the request's preconditions.
 async fn answer(state: &AppState, request: Request) -> Result<Response, Error> {
     let asked = FunctionRequest::from_request(request, &()).await?;
-    let (answer, cache) = state
+    let answered = state
         .stats
         .answer(&asked.params, asked.format, &asked.context)
-        .await?;
+        .await;
+    let (answer, cache) = match answered {
+        Ok(answered) => answered,
+        Err(error) if format_asked(&asked.params, asked.format) == Format::Html => {
+            return Ok(error_page(error, &asked.params));
+        }
+        Err(error) => return Err(error),
+    };
     answer.compress_ahead(asked.encoding).await;
     let sent = answer.representation(asked.encoding);
     let not_modified = asked.preconditions.not_modified(&asked.method, sent.tag)?;
@@ -139,6 +148,9 @@ async fn answer(state: &AppState, request: Request) -> Result<Response, Error> {
     *response.body_mut() = Body::from(sent.bytes.clone());
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, answer.content_type.clone());
+    if answer.format == Format::Html {
+        headers.extend(page_headers());
+    }
     if let Some(encoding) = sent.encoding {
         headers.insert(
             header::CONTENT_ENCODING,
@@ -157,6 +169,19 @@ async fn answer(state: &AppState, request: Request) -> Result<Response, Error> {
     } else {
         response
     })
+}
+
+/// `error` as the page a browser asked for: the error's status and headers, and a page that
+/// says what went wrong, with the form as it was sent.
+fn error_page(error: Error, params: &[(String, String)]) -> Response {
+    let page = render::error_page(params, &error);
+    let mut response = error.into_response();
+    let headers = response.headers_mut();
+    let html = HeaderValue::from_static(Format::Html.content_type());
+    headers.insert(header::CONTENT_TYPE, html);
+    headers.extend(page_headers());
+    *response.body_mut() = Body::from(page);
+    response
 }
 
 /// `Warning: 199 wx-stats "1 of 2 shards failed (…)"`: code 199 is a miscellaneous warning.

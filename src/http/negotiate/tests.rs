@@ -22,12 +22,19 @@ fn encoding_by(accept_encoding: &'static str) -> Option<Encoding> {
 
 #[test]
 fn accept_picks_a_format() {
-    use Format::{Csv, Es, Svg};
+    use Format::{Csv, Es, Html, Svg};
     assert_eq!(format_by("text/csv"), Some(Csv));
     assert_eq!(format_by("image/svg+xml,*/*;q=0.8"), Some(Svg));
     assert_eq!(format_by("application/json"), Some(Es));
     assert_eq!(format_by("*/*"), Some(Es));
-    assert_eq!(format_by("text/html"), None);
+    assert_eq!(format_by("text/html"), Some(Html));
+    // What Chromium and Firefox send when a person opens the URL: the page.
+    let chromium = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,\
+                    image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7";
+    assert_eq!(format_by(chromium), Some(Html));
+    let firefox = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+    assert_eq!(format_by(firefox), Some(Html));
+    assert_eq!(format_by("application/xml"), None);
     assert_eq!(format_by(""), None);
     assert_eq!(preferred_format(&HeaderMap::new()), None);
 }
@@ -36,7 +43,7 @@ fn accept_picks_a_format() {
 /// equal q the more specific range decides.
 #[test]
 fn accept_weighs_q_values_case_and_specificity() {
-    use Format::{Csv, Es, Svg};
+    use Format::{Csv, Es, Html, Svg};
     let cases = [
         ("text/csv;q=0, application/json", Some(Es)),
         ("application/json, image/svg+xml;q=0", Some(Es)),
@@ -50,7 +57,9 @@ fn accept_weighs_q_values_case_and_specificity() {
         ("image/*, */*;q=0.1", Some(Svg)),
         ("text/csv, */*", Some(Csv)),
         ("*/*, text/csv;q=0", Some(Es)),
-        ("text/*;q=0.2, text/csv;q=0", None),
+        ("text/*;q=0.2, text/csv;q=0", Some(Html)),
+        ("text/*;q=0.2, text/csv;q=0, text/html;q=0", None),
+        ("text/html;q=0.5, text/csv;q=0.6", Some(Csv)),
         ("text/csv;q=0, */*", Some(Es)),
         ("text/csv, application/json", Some(Es)),
         ("text/csv;q=2, image/svg+xml;q=0.1", Some(Svg)),
