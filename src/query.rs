@@ -140,13 +140,14 @@ impl StatsRequest {
 }
 
 /// The format `params` ask for, read as [`StatsRequest::parse`] reads it, whether or not the
-/// rest of them parse: the one an answer's error is written in. A `format` that names none is
-/// the default's.
+/// rest of them parse: the one an answer's error is written in. A `format` that names none
+/// leaves it to `preferred`, as if not sent.
 pub fn format_asked(params: &[(String, String)], preferred: Option<Format>) -> Format {
-    match params.iter().find(|(name, _)| name == "format") {
-        Some((_, value)) => value.parse().unwrap_or_default(),
-        None => preferred.unwrap_or_default(),
-    }
+    let named = params.iter().find(|(name, _)| name == "format");
+    named
+        .and_then(|(_, value)| value.parse().ok())
+        .or(preferred)
+        .unwrap_or_default()
 }
 
 impl StatsRequest {

@@ -89,16 +89,31 @@ fn body_of(response: &Value) -> Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
 }
 
-/// A Lambda HTTP response's content type: REST and ALB responses carry it in
-/// `multiValueHeaders`, HTTP API and function URL responses in `headers`.
+/// A Lambda HTTP response's content type.
 fn content_type_of(response: &Value) -> &str {
+    header_of(response, "content-type")
+}
+
+/// A header of a Lambda HTTP response: REST and ALB responses carry it in
+/// `multiValueHeaders`, HTTP API and function URL responses in `headers`.
+fn header_of<'a>(response: &'a Value, name: &str) -> &'a str {
     let value = match &response["multiValueHeaders"] {
-        Value::Object(headers) if !headers.is_empty() => &headers["content-type"][0],
-        _ => &response["headers"]["content-type"],
+        Value::Object(headers) if !headers.is_empty() => &headers[name][0],
+        _ => &response["headers"][name],
     };
     value
         .as_str()
-        .unwrap_or_else(|| panic!("no content-type in {response}"))
+        .unwrap_or_else(|| panic!("no {name} in {response}"))
+}
+
+/// The event `text` (whose caller accepts `*/*`) as a browser sends it, preferring the page.
+fn asked_by_a_browser(text: &str) -> String {
+    const BROWSER: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+    assert!(
+        text.contains("\"*/*\""),
+        "the event names its Accept: {text}"
+    );
+    text.replace("\"*/*\"", &format!("\"{BROWSER}\""))
 }
 
 /// A direct invocation's function result when the answer is CSV: not JSON, so the result is
@@ -176,6 +191,28 @@ async fn recorded_http_events_with_a_query_string_are_answered_as_it_asks() {
             &format!("{name} through the Lambda handler"),
         );
     }
+}
+
+/// Every HTTP event kind asked by a browser, and a direct invocation asking `format=html`, get
+/// the page the Router serves, byte for byte, as text, with the page's headers.
+#[tokio::test]
+async fn every_event_kind_gets_the_same_page() {
+    let bed = Bed::new("lambda-page", &observations()).await;
+    let app = router(&bed.env());
+    let (content_type, page) =
+        through_the_router(&app, "function-url", &asked_by_a_browser(PLAIN_EVENTS[2].1)).await;
+    assert_eq!(content_type, "text/html; charset=utf-8");
+    assert!(page.starts_with("<!DOCTYPE html>"), "{page}");
+    for (name, text) in PLAIN_EVENTS {
+        let response = through_the_handler(&app, name, &asked_by_a_browser(text)).await;
+        assert_eq!(content_type_of(&response), content_type, "{name}");
+        assert_eq!(header_of(&response, "x-content-type-options"), "nosniff");
+        let policy = header_of(&response, "content-security-policy");
+        assert!(policy.starts_with("default-src 'none'"), "{name}: {policy}");
+        assert_eq!(body_text(&response), page, "{name}");
+    }
+    let direct = invoke(&app, r#"{"format":"html"}"#).await;
+    assert_eq!(direct.as_str(), Some(page.as_str()), "a direct invocation");
 }
 
 #[tokio::test]

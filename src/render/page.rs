@@ -82,7 +82,9 @@ pub(super) fn page(
         (form(&FormValues::of_query(query)))
         div #answer {
             p.window {
-                (window.markup()) ": " (histogram.total) " observations of " code { (query.field) }
+                (window.markup()) ": " (histogram.total)
+                @if histogram.total == 1 { " observation of " } @else { " observations of " }
+                code { (query.field) }
             }
             @if let Some(partial) = &context.partial {
                 p #partial .warning role="status" {

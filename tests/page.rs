@@ -1,0 +1,182 @@
+//! The page for people, over HTTP against a real Elasticsearch: a browser's `Accept` gets it and
+//! a program's does not; its headers; its weak tag, the same from render to render while the
+//! data is, so an open page's refresh is a 304; markup sent in any parameter, or kept in a
+//! document's field name, comes back escaped; and a partial answer says so on the page.
+//! (tests/browser.rs loads it in Chromium; tests/parity.rs compares it across the doors.)
+
+mod support;
+
+use std::time::Duration;
+
+use reqwest::header::{ACCEPT, ACCEPT_ENCODING, IF_NONE_MATCH};
+use serde_json::json;
+use support::bed::Bed;
+use support::histogram::observations;
+use support::inprocess::serve_router;
+use support::{TestIndex, es_json};
+
+/// What Chromium sends when a person opens the URL.
+const BROWSER: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,\
+                       image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7";
+
+/// Markup that would run, or break out of an attribute, if it reached the page unescaped.
+const MARKUP: &str = "\"'><script>alert(1)</script><img src=x onerror=alert(2)>&";
+
+async fn get(url: &str, headers: &[(reqwest::header::HeaderName, &str)]) -> reqwest::Response {
+    let mut request = reqwest::Client::new().get(url);
+    for (name, value) in headers {
+        request = request.header(name, *value);
+    }
+    request.send().await.unwrap()
+}
+
+/// Fails unless `page` holds none of [`MARKUP`] as markup, and holds it escaped.
+fn assert_escaped(page: &str, what: &str) {
+    for raw in ["<script>alert", "<img src=x", "\"'>"] {
+        assert!(
+            !page.contains(raw),
+            "{what}: {raw:?} reached the page: {page}"
+        );
+    }
+    assert!(
+        page.contains("&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;"),
+        "{what}: the markup is not on the page, escaped: {page}"
+    );
+}
+
+#[tokio::test]
+async fn a_browser_gets_the_page_and_a_program_still_gets_json() {
+    let bed = Bed::new("page-accept", &observations()).await;
+    let door = serve_router(&bed.env()).await;
+    let url = format!("{}/", door.base);
+
+    let page = get(&url, &[(ACCEPT, BROWSER)]).await;
+    assert_eq!(page.status(), 200);
+    let headers = page.headers().clone();
+    assert_eq!(headers["content-type"], "text/html; charset=utf-8");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+    assert_eq!(headers["vary"], "accept, accept-encoding");
+    assert_eq!(headers["cache-control"], "max-age=15");
+    let policy = headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        policy.starts_with("default-src 'none'; style-src 'sha256-"),
+        "{policy}"
+    );
+    let body = page.text().await.unwrap();
+    assert!(body.starts_with("<!DOCTYPE html>"), "{body}");
+    assert!(body.contains("<table id=\"buckets\">") && body.contains("<form id=\"ask\""));
+
+    for accept in [None, Some("*/*"), Some("application/json")] {
+        let headers: Vec<_> = accept.map(|a| (ACCEPT, a)).into_iter().collect();
+        let answer = get(&url, &headers).await;
+        assert_eq!(
+            answer.headers()["content-type"],
+            "application/json",
+            "{accept:?}"
+        );
+        assert!(answer.headers().get("content-security-policy").is_none());
+    }
+}
+
+/// The page's times change with each render; its weak tag does not, while the data stays the
+/// same: a refresh after the TTL, with the tag it was given, is a 304, compressed or not.
+#[tokio::test]
+async fn the_page_is_revalidated_by_its_weak_tag_from_render_to_render() {
+    let bed = Bed::new("page-tag", &observations()).await;
+    let door = serve_router(&[bed.env(), vec![("CACHE_TTL", "1s")]].concat()).await;
+    let url = format!("{}/?hours=48", door.base);
+    let first = get(&url, &[(ACCEPT, BROWSER)]).await;
+    let tag = first.headers()["etag"].to_str().unwrap().to_string();
+    assert!(tag.starts_with("W/\""), "{tag}");
+    let first = first.text().await.unwrap();
+
+    // Past the second the times are written to, and past the TTL: a fresh render.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let again = get(&url, &[(ACCEPT, BROWSER)]).await;
+    assert_eq!(again.headers()["etag"].to_str().unwrap(), tag);
+    let again = again.text().await.unwrap();
+    assert_ne!(again, first, "a fresh render, whose window ends later");
+
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    for encoding in ["identity", "gzip", "zstd"] {
+        let headers = [
+            (ACCEPT, BROWSER),
+            (ACCEPT_ENCODING, encoding),
+            (IF_NONE_MATCH, &tag),
+        ];
+        let revalidated = get(&url, &headers).await;
+        assert_eq!(revalidated.status(), 304, "{encoding}");
+        assert_eq!(revalidated.headers()["etag"].to_str().unwrap(), tag);
+    }
+}
+
+#[tokio::test]
+async fn markup_sent_in_any_parameter_comes_back_escaped() {
+    let bed = Bed::new("page-markup", &observations()).await;
+    let door = serve_router(&bed.env()).await;
+    let mut names: Vec<&str> = wx_stats::query::PARAMETERS.to_vec();
+    names.push(MARKUP);
+    for name in names {
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair(name, MARKUP)
+            .finish();
+        let answer = get(&format!("{}/?{query}", door.base), &[(ACCEPT, BROWSER)]).await;
+        assert_eq!(answer.status(), 400, "{name}");
+        assert_eq!(answer.headers()["content-type"], "text/html; charset=utf-8");
+        assert_escaped(&answer.text().await.unwrap(), name);
+    }
+}
+
+/// A field name is whatever the station's documents hold: one holding markup can be asked for
+/// only by name, which the `field` parameter refuses, escaped, with the form kept.
+#[tokio::test]
+async fn markup_in_a_document_s_field_name_comes_back_escaped() {
+    let index = TestIndex::create("page-field-name").await;
+    let bed = Bed::on(index, &observations()).await;
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let document = json!({ "@timestamp": now, MARKUP: 1.5 });
+    let stored = es_json(
+        &format!("{}/_doc?refresh=true", bed.index.name),
+        Some(&document),
+    )
+    .await;
+    assert_eq!(stored["result"], "created", "{stored}");
+    let door = serve_router(&bed.env()).await;
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("field", MARKUP)
+        .finish();
+    let answer = get(&format!("{}/?{query}", door.base), &[(ACCEPT, BROWSER)]).await;
+    assert_eq!(answer.status(), 400);
+    let page = answer.text().await.unwrap();
+    assert_escaped(&page, "field");
+    assert!(
+        page.contains("<p id=\"problem\" role=\"alert\">parameter `field`"),
+        "{page}"
+    );
+}
+
+#[tokio::test]
+async fn a_partial_answer_says_so_on_the_page() {
+    let good = Bed::new("page-shards-good", &[(Duration::from_secs(600), 70.0)]).await;
+    let bad = TestIndex::create_unaggregatable("page-shards-bad").await;
+    bad.add(&[(Duration::from_secs(600), 70.0)]).await;
+    // Both indices: the temperature is a keyword in one, so its shard fails and the other's answers.
+    let both = format!("wx-rtbeat-test-page-shards-*-{}", std::process::id());
+    let door = serve_router(&good.env()).await;
+    let answer = get(
+        &format!("{}/?index={both}", door.base),
+        &[(ACCEPT, BROWSER)],
+    )
+    .await;
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.headers()["cache-control"], "no-store");
+    let page = answer.text().await.unwrap();
+    assert!(
+        page.contains(
+            "<p class=\"warning\" id=\"partial\" role=\"status\">Partial answer: 1 of 2 shards \
+             failed (illegal_argument_exception)."
+        ),
+        "{page}"
+    );
+}
