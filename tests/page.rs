@@ -180,3 +180,24 @@ async fn a_partial_answer_says_so_on_the_page() {
         "{page}"
     );
 }
+
+/// Elasticsearch down is the page too, with the 503's status, `Retry-After` and message, and
+/// nothing of where Elasticsearch is.
+#[tokio::test]
+async fn elasticsearch_down_is_a_503_page() {
+    let closed = support::server::free_port();
+    let door = serve_router(&[("HOST", &format!("127.0.0.1:{closed}"))]).await;
+    let answer = get(&format!("{}/", door.base), &[(ACCEPT, BROWSER)]).await;
+    assert_eq!(answer.status(), 503);
+    assert_eq!(answer.headers()["retry-after"], "1");
+    assert_eq!(answer.headers()["content-type"], "text/html; charset=utf-8");
+    let page = answer.text().await.unwrap();
+    assert!(
+        page.contains("<p id=\"problem\" role=\"alert\">cannot reach Elasticsearch</p>"),
+        "{page}"
+    );
+    assert!(
+        !page.contains(&closed.to_string()),
+        "the address is the log's: {page}"
+    );
+}

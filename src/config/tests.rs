@@ -301,3 +301,21 @@ fn credentials_over_plain_http_are_found_with_their_variable_and_the_nodes() {
         None
     );
 }
+
+#[test]
+fn the_station_s_time_zone_is_an_iana_name_utc_by_default() {
+    assert_eq!(config(&[]).unwrap().time_zone, jiff::tz::TimeZone::UTC);
+    let berlin = config(&[("STATION_TIME_ZONE", " Europe/Berlin ")]).unwrap();
+    assert_eq!(berlin.time_zone.iana_name(), Some("Europe/Berlin"));
+    assert_eq!(
+        failing_variable(&[("STATION_TIME_ZONE", "Mars/Olympus")]),
+        "STATION_TIME_ZONE"
+    );
+    let error = config(&[("STATION_TIME_ZONE", "CEST+2")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("STATION_TIME_ZONE") && error.contains("\"CEST+2\" is not a time zone"),
+        "{error}"
+    );
+}
