@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use reqwest::header::{ACCEPT, ACCEPT_ENCODING, IF_NONE_MATCH};
 use serde_json::json;
-use support::bed::Bed;
+use support::bed::{Bed, HalfFailing};
+use support::es_json;
 use support::histogram::observations;
 use support::inprocess::serve_router;
-use support::{TestIndex, es_json};
 
 /// What Chromium sends when a person opens the URL.
 const BROWSER: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,\
@@ -132,8 +132,7 @@ async fn markup_sent_in_any_parameter_comes_back_escaped() {
 /// only by name, which the `field` parameter refuses, escaped, with the form kept.
 #[tokio::test]
 async fn markup_in_a_document_s_field_name_comes_back_escaped() {
-    let index = TestIndex::create("page-field-name").await;
-    let bed = Bed::on(index, &observations()).await;
+    let bed = Bed::new("page-field-name", &observations()).await;
     let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
     let document = json!({ "@timestamp": now, MARKUP: 1.5 });
     let stored = es_json(
@@ -158,17 +157,10 @@ async fn markup_in_a_document_s_field_name_comes_back_escaped() {
 
 #[tokio::test]
 async fn a_partial_answer_says_so_on_the_page() {
-    let good = Bed::new("page-shards-good", &[(Duration::from_secs(600), 70.0)]).await;
-    let bad = TestIndex::create_unaggregatable("page-shards-bad").await;
-    bad.add(&[(Duration::from_secs(600), 70.0)]).await;
-    // Both indices: the temperature is a keyword in one, so its shard fails and the other's answers.
-    let both = format!("wx-rtbeat-test-page-shards-*-{}", std::process::id());
-    let door = serve_router(&good.env()).await;
-    let answer = get(
-        &format!("{}/?index={both}", door.base),
-        &[(ACCEPT, BROWSER)],
-    )
-    .await;
+    let shards = HalfFailing::new("page-shards", &[(Duration::from_secs(600), 70.0)]).await;
+    let door = serve_router(&shards.good.env()).await;
+    let url = format!("{}/?index={}", door.base, shards.pattern);
+    let answer = get(&url, &[(ACCEPT, BROWSER)]).await;
     assert_eq!(answer.status(), 200);
     assert_eq!(answer.headers()["cache-control"], "no-store");
     let page = answer.text().await.unwrap();

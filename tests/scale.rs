@@ -7,10 +7,10 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::bed::Bed;
+use support::bed::{Bed, HalfFailing};
 use support::inprocess::serve_router;
 use support::server::{failing_once_proxy, recording_proxy};
-use support::{TestIndex, error_type, es_host, es_json, fetch};
+use support::{error_type, es_host, es_json, fetch};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -215,13 +215,10 @@ async fn a_body_that_fails_to_arrive_is_400() {
 
 #[tokio::test]
 async fn some_shards_failing_is_a_partial_answer_with_a_warning_that_is_not_kept() {
-    let good = Bed::new("shards-good", &[(Duration::from_secs(600), 70.0)]).await;
-    let bad = TestIndex::create_unaggregatable("shards-bad").await;
-    bad.add(&[(Duration::from_secs(600), 70.0)]).await;
-    // Both indices: the temperature is a keyword in one, so its shard fails and the other's answers.
-    let both = format!("wx-rtbeat-test-shards-*-{}", std::process::id());
+    let HalfFailing { good, bad, pattern } =
+        HalfFailing::new("shards", &[(Duration::from_secs(600), 70.0)]).await;
     let door = serve_router(&good.env()).await;
-    let url = format!("{}/?format=buckets&index={both}", door.base);
+    let url = format!("{}/?format=buckets&index={pattern}", door.base);
 
     let before = good.index.searches().await;
     for _ in 0..2 {

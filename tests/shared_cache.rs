@@ -21,12 +21,12 @@ mod support;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::bed::Bed;
+use support::bed::{Bed, HalfFailing};
 use support::doors::Doors;
 use support::encoding::{RawAnswer, decode, get};
 use support::histogram::spread_observations;
 use support::nginx::CacheProxy;
-use support::{CALL_LINES, TestIndex, fetch, without_took};
+use support::{CALL_LINES, fetch, without_took};
 
 /// The doors' `CACHE_TTL` where the test waits it out: `Cache-Control: max-age=2`.
 const SHORT_TTL: &str = "2s";
@@ -289,19 +289,15 @@ async fn after_the_ttl_the_cache_revalidates_and_the_door_answers_304_on_the_def
 
 #[tokio::test]
 async fn a_partial_answer_is_not_kept_and_the_next_request_reaches_the_door() {
-    let good = Bed::new(
-        "cache-partial-good",
-        &[
-            (Duration::from_secs(600), 70.0),
-            (Duration::from_secs(900), 71.0),
-        ],
-    )
-    .await;
-    let bad = TestIndex::create_unaggregatable("cache-partial-bad").await;
-    bad.add(&[(Duration::from_secs(600), 70.0)]).await;
-    // Both indices: the temperature is a keyword in one, so its shard fails and the other's
-    // answers.
-    let both = format!("wx-rtbeat-test-cache-partial-*-{}", std::process::id());
+    let observations = [
+        (Duration::from_secs(600), 70.0),
+        (Duration::from_secs(900), 71.0),
+    ];
+    let HalfFailing {
+        good,
+        bad: _bad,
+        pattern: both,
+    } = HalfFailing::new("cache-partial", &observations).await;
     let doors = Doors::start(&[good.env(), vec![("CACHE_TTL", LONG_TTL)]].concat()).await;
     for (door, function) in doors.functions() {
         let cache = CacheProxy::start(&function).await;

@@ -7,6 +7,28 @@ use super::doors::{Doors, port_variable};
 use super::server::Server;
 use super::{TestIndex, host_of};
 
+/// A search that one shard of two fails: the bed (`good`) answers, and `bad`, whose temperature
+/// is a keyword, fails its shard. Searching `pattern`, which names both, is a partial answer.
+pub struct HalfFailing {
+    /// The index that answers, and the environment that points a door at it.
+    pub good: Bed,
+    /// The index whose shard fails; kept so that it lives as long as the test.
+    pub bad: TestIndex,
+    /// The `index` parameter that searches both.
+    pub pattern: String,
+}
+
+impl HalfFailing {
+    /// `label-good` holding `observations`, and `label-bad` holding one observation 10 minutes old.
+    pub async fn new(label: &str, observations: &[(Duration, f64)]) -> HalfFailing {
+        let good = Bed::new(&format!("{label}-good"), observations).await;
+        let bad = TestIndex::create_unaggregatable(&format!("{label}-bad")).await;
+        bad.add(&[(Duration::from_secs(600), 70.0)]).await;
+        let pattern = format!("wx-rtbeat-test-{label}-*-{}", std::process::id());
+        HalfFailing { good, bad, pattern }
+    }
+}
+
 /// A test index with its observations. Dropping it deletes the index.
 pub struct Bed {
     /// The index, e.g. for `searches()` or an `index=` parameter.
