@@ -343,7 +343,8 @@ fn glob_matches(pattern: &str, text: &str) -> bool {
     pattern[p..].iter().all(|&b| b == b'*')
 }
 
-fn parse_bool(name: &str, value: &str) -> Result<bool, Error> {
+/// A flag: `true`, `1` or empty (`?fill`) for true, `false` or `0` for false.
+pub(crate) fn parse_bool(name: &str, value: &str) -> Result<bool, Error> {
     match value.trim() {
         "true" | "1" | "" => Ok(true),
         "false" | "0" => Ok(false),

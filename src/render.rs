@@ -76,6 +76,15 @@ impl RenderContext {
     fn refresh_seconds(&self) -> u64 {
         self.refresh.as_secs()
     }
+
+    /// The window the search covered: its start, `hours` before now, and its end, now.
+    fn window(&self, hours: u32) -> (SystemTime, SystemTime) {
+        let start = self
+            .now
+            .checked_sub(Duration::from_secs(u64::from(hours) * 3600))
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        (start, self.now)
+    }
 }
 
 /// Writes the search response in the request's format.
@@ -88,7 +97,7 @@ pub(crate) fn render(
     let histogram = || Histogram::read(&response, query.interval);
     match request.format {
         Format::Es => Ok(response.text),
-        Format::Buckets => Ok(buckets_json(query, &histogram(), context.now)),
+        Format::Buckets => Ok(buckets_json(query, &histogram(), context)),
         Format::Csv => csv(&histogram()),
         Format::Svg => svg(query, &histogram()),
         Format::Html => {
@@ -99,10 +108,8 @@ pub(crate) fn render(
     }
 }
 
-fn buckets_json(query: &StatsQuery, histogram: &Histogram, now: SystemTime) -> String {
-    let start = now
-        .checked_sub(Duration::from_secs(u64::from(query.hours) * 3600))
-        .unwrap_or(SystemTime::UNIX_EPOCH);
+fn buckets_json(query: &StatsQuery, histogram: &Histogram, context: &RenderContext) -> String {
+    let (start, end) = context.window(query.hours);
     let buckets: Vec<Value> = histogram
         .buckets
         .iter()
@@ -114,7 +121,7 @@ fn buckets_json(query: &StatsQuery, histogram: &Histogram, now: SystemTime) -> S
         "window": {
             "hours": query.hours,
             "start": humantime::format_rfc3339_seconds(start).to_string(),
-            "end": humantime::format_rfc3339_seconds(now).to_string(),
+            "end": humantime::format_rfc3339_seconds(end).to_string(),
         },
         "total": histogram.total,
         "buckets": buckets,

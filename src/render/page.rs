@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use super::{Histogram, RenderContext};
 use crate::error::Error;
 use crate::format::Format;
-use crate::query::{MAX_HOURS, MAX_INTERVAL, StatsQuery};
+use crate::query::{MAX_HOURS, MAX_INTERVAL, StatsQuery, parse_bool};
 
 /// The page's style: light and dark, a phone's width and a desktop's.
 const STYLE: &str = include_str!("page/style.css");
@@ -72,7 +72,7 @@ pub(super) fn page(
 ) -> String {
     let measure = query.field.rsplit('.').next().unwrap_or(&query.field);
     let title = format!("{measure}, last {} h", query.hours);
-    let window = Window::ending(context.now, query.hours, &context.time_zone);
+    let window = Window::new(context.window(query.hours), &context.time_zone);
     let chart = chart.strip_prefix("<svg ").map_or_else(
         || chart.to_string(),
         |rest| format!("<svg role=\"img\" aria-labelledby=\"chart-caption\" {rest}"),
@@ -157,18 +157,18 @@ struct Window {
 }
 
 impl Window {
-    /// The `hours` up to `now`, to the second.
-    fn ending(now: SystemTime, hours: u32, zone: &TimeZone) -> Window {
-        let end = jiff::Timestamp::try_from(now)
-            .ok()
-            .and_then(|now| jiff::Timestamp::from_second(now.as_second()).ok())
-            .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-        let start = end
-            .checked_sub(jiff::SignedDuration::from_hours(i64::from(hours)))
-            .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    /// The window from `start` to `end`, each to the second, in `zone`.
+    fn new((start, end): (SystemTime, SystemTime), zone: &TimeZone) -> Window {
+        let zoned = |at: SystemTime| {
+            jiff::Timestamp::try_from(at)
+                .ok()
+                .and_then(|at| jiff::Timestamp::from_second(at.as_second()).ok())
+                .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+                .to_zoned_datetime(zone.clone())
+        };
         Window {
-            start: start.to_zoned_datetime(zone.clone()),
-            end: end.to_zoned_datetime(zone.clone()),
+            start: zoned(start),
+            end: zoned(end),
         }
     }
 
@@ -260,7 +260,8 @@ impl FormValues {
             "hours" => self.hours = value,
             "interval" => self.interval = value,
             "field" => self.field = value,
-            "fill" => self.fill = matches!(value.trim(), "true" | "1" | ""),
+            // As the request is read; a value that is neither true nor false leaves it unticked.
+            "fill" => self.fill = parse_bool(name, &value).unwrap_or(false),
             _ => self.hidden.push((name, value)),
         }
     }

@@ -2,8 +2,9 @@ use super::*;
 use crate::render::render;
 use crate::render::tests::{RESPONSE, at, parsed, request};
 
-fn page_of(format_request: crate::query::StatsRequest, context: &RenderContext) -> String {
-    render(&format_request, parsed(RESPONSE), context).unwrap()
+/// The page of the test response, rendered in `context`.
+fn page_of(context: &RenderContext) -> String {
+    render(&request(Format::Html), parsed(RESPONSE), context).unwrap()
 }
 
 /// The text of the one `<tag>…</tag>` in `page`; fails if there is not exactly one.
@@ -17,7 +18,7 @@ fn only(page: &str, tag: &str) -> String {
 
 #[test]
 fn the_page_holds_the_chart_the_table_the_form_and_the_links() {
-    let page = page_of(request(Format::Html), &at(86_400));
+    let page = page_of(&at(86_400));
     assert!(
         page.starts_with("<!DOCTYPE html><html lang=\"en\">"),
         "{page}"
@@ -49,7 +50,7 @@ fn the_page_holds_the_chart_the_table_the_form_and_the_links() {
 
 #[test]
 fn the_window_is_told_in_the_station_s_time_zone() {
-    let utc = page_of(request(Format::Html), &at(86_400));
+    let utc = page_of(&at(86_400));
     assert!(
         utc.contains(
             "From <time datetime=\"1970-01-01T00:00:00+00:00\">1970-01-01 00:00</time> to \
@@ -59,7 +60,7 @@ fn the_window_is_told_in_the_station_s_time_zone() {
     );
     let mut berlin = at(86_400);
     berlin.time_zone = TimeZone::get("Europe/Berlin").unwrap();
-    let page = page_of(request(Format::Html), &berlin);
+    let page = page_of(&berlin);
     assert!(
         page.contains(
             "<time datetime=\"1970-01-02T01:00:00+01:00\">1970-01-02 01:00</time> (Europe/Berlin)"
@@ -70,7 +71,7 @@ fn the_window_is_told_in_the_station_s_time_zone() {
 
 #[test]
 fn the_policy_allows_the_page_s_own_style_and_script_and_nothing_else() {
-    let page = page_of(request(Format::Html), &at(0));
+    let page = page_of(&at(0));
     let [(name, policy), (nosniff, _), (referrer, _)] = page_headers();
     assert_eq!(
         (name.as_str(), nosniff.as_str(), referrer.as_str()),
@@ -101,7 +102,7 @@ fn the_policy_allows_the_page_s_own_style_and_script_and_nothing_else() {
 fn a_partial_answer_is_said_on_the_page() {
     let mut context = at(0);
     context.partial = Some("1 of 2 shards failed (<b>query_shard_exception</b>)".into());
-    let page = page_of(request(Format::Html), &context);
+    let page = page_of(&context);
     assert!(
         page.contains(
             "Partial answer: 1 of 2 shards failed (&lt;b&gt;query_shard_exception&lt;/b&gt;)"
@@ -157,4 +158,29 @@ fn the_form_keeps_what_a_bad_request_sent() {
         page.contains("interval"),
         "the message names the parameter: {page}"
     );
+}
+
+/// `fill` is ticked as the request reads it: `true`, `1` or empty; unticked otherwise.
+#[test]
+fn the_fill_box_is_ticked_as_the_request_reads_fill() {
+    let ticked = "<input name=\"fill\" type=\"checkbox\" value=\"true\" checked>";
+    for (fill, checked) in [
+        ("1", true),
+        ("", true),
+        ("true", true),
+        ("0", false),
+        ("x", false),
+    ] {
+        let params = vec![
+            ("fill".to_string(), fill.to_string()),
+            ("interval".to_string(), "-1".to_string()),
+        ];
+        let error = crate::query::StatsRequest::parse(&params, None, "wx-*").unwrap_err();
+        let page = error_page(&params, &error);
+        assert_eq!(page.contains(ticked), checked, "fill={fill:?}: {page}");
+    }
+    let mut filled = request(Format::Html);
+    filled.query.fill = true;
+    let page = render(&filled, parsed(RESPONSE), &at(0)).unwrap();
+    assert!(page.contains(ticked), "{page}");
 }
