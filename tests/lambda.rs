@@ -11,7 +11,7 @@ use support::bed::Bed;
 use support::emulator::Emulator;
 use support::histogram::{histogram, observations, temperatures};
 use support::inprocess::router;
-use support::{cli_output, error_type, fetch, without_took};
+use support::{BROWSER_ACCEPT, cli_output, error_type, fetch, without_took};
 use tower::ServiceExt;
 
 /// API Gateway REST (with a stage prefix), HTTP API, function URL, ALB and VPC Lattice (v2)
@@ -108,12 +108,11 @@ fn header_of<'a>(response: &'a Value, name: &str) -> &'a str {
 
 /// The event `text` (whose caller accepts `*/*`) as a browser sends it, preferring the page.
 fn asked_by_a_browser(text: &str) -> String {
-    const BROWSER: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
     assert!(
         text.contains("\"*/*\""),
         "the event names its Accept: {text}"
     );
-    text.replace("\"*/*\"", &format!("\"{BROWSER}\""))
+    text.replace("\"*/*\"", &format!("\"{BROWSER_ACCEPT}\""))
 }
 
 /// A direct invocation's function result when the answer is CSV: not JSON, so the result is

@@ -27,6 +27,11 @@ impl RawAnswer {
             .unwrap_or_default()
     }
 
+    /// The body, decoded, as text.
+    pub fn text(&self) -> String {
+        String::from_utf8(self.decoded()).unwrap()
+    }
+
     /// The body decoded from its `content-encoding`, if it has one.
     pub fn decoded(&self) -> Vec<u8> {
         match self.header("content-encoding") {

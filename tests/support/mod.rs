@@ -24,6 +24,10 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
 
+/// What Chromium sends as `Accept` when a person opens a URL: it prefers the page.
+pub const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,\
+    image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7";
+
 /// Where the test Elasticsearch is: `TEST_ES_URL`, as `tests/run` sets it. There is no default:
 /// a guess such as 127.0.0.1:9200 may be somebody's own node, which the fault tests would stop
 /// and every test would fill with indices.
