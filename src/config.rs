@@ -293,7 +293,6 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_millis(millis))
 }
 
-/// A number of buckets from 1 to [`MAX_BUCKETS_SERVED_LIMIT`].
 /// A time zone by its IANA name, from the database built into the binary.
 fn parse_time_zone(text: &str) -> Result<jiff::tz::TimeZone, String> {
     jiff::tz::TimeZone::get(text).map_err(|_| {
@@ -301,6 +300,7 @@ fn parse_time_zone(text: &str) -> Result<jiff::tz::TimeZone, String> {
     })
 }
 
+/// A number of buckets from 1 to [`MAX_BUCKETS_SERVED_LIMIT`].
 fn parse_max_buckets(text: &str) -> Result<u64, String> {
     text.parse::<u64>()
         .ok()
