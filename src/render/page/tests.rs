@@ -7,6 +7,16 @@ fn page_of(context: &RenderContext) -> String {
     render(&request(Format::Html), parsed(RESPONSE), context).unwrap()
 }
 
+/// The page for a request of `pairs`, which cannot be answered: the error's, with the form.
+fn error_page_of(pairs: &[(&str, &str)]) -> String {
+    let params: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect();
+    let error = crate::query::StatsRequest::parse(&params, None, "wx-*").unwrap_err();
+    error_page(&params, &error)
+}
+
 /// The text of the one `<tag>…</tag>` in `page`; fails if there is not exactly one.
 fn only(page: &str, tag: &str) -> String {
     let open = format!("<{tag}>");
@@ -117,9 +127,7 @@ fn markup_sent_in_any_parameter_comes_back_escaped() {
     let mut names: Vec<&str> = crate::query::PARAMETERS.to_vec();
     names.push(markup);
     for name in names {
-        let params = vec![(name.to_string(), markup.to_string())];
-        let error = crate::query::StatsRequest::parse(&params, None, "wx-*").unwrap_err();
-        let page = error_page(&params, &error);
+        let page = error_page_of(&[(name, markup)]);
         assert!(!page.contains("<script>alert"), "{name}: {page}");
         assert!(
             page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
@@ -139,11 +147,7 @@ fn markup_sent_in_any_parameter_comes_back_escaped() {
 
 #[test]
 fn the_form_keeps_what_a_bad_request_sent() {
-    let params: Vec<(String, String)> = [("hours", "12"), ("interval", "-1"), ("index", "wx-a")]
-        .map(|(name, value)| (name.to_string(), value.to_string()))
-        .to_vec();
-    let error = crate::query::StatsRequest::parse(&params, None, "wx-*").unwrap_err();
-    let page = error_page(&params, &error);
+    let page = error_page_of(&[("hours", "12"), ("interval", "-1"), ("index", "wx-a")]);
     assert!(
         page.contains(
             "name=\"hours\" type=\"number\" min=\"1\" max=\"8784\" required value=\"12\""
@@ -171,12 +175,7 @@ fn the_fill_box_is_ticked_as_the_request_reads_fill() {
         ("0", false),
         ("x", false),
     ] {
-        let params = vec![
-            ("fill".to_string(), fill.to_string()),
-            ("interval".to_string(), "-1".to_string()),
-        ];
-        let error = crate::query::StatsRequest::parse(&params, None, "wx-*").unwrap_err();
-        let page = error_page(&params, &error);
+        let page = error_page_of(&[("fill", fill), ("interval", "-1")]);
         assert_eq!(page.contains(ticked), checked, "fill={fill:?}: {page}");
     }
     let mut filled = request(Format::Html);
