@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use support::bed::{Bed, HalfFailing};
-use support::encoding::get;
+use support::encoding::{RawAnswer, get};
 use support::histogram::observations;
 use support::inprocess::serve_router;
 use support::{BROWSER_ACCEPT, es_json};
@@ -30,6 +30,14 @@ fn assert_escaped(page: &str, what: &str) {
         page.contains("&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;"),
         "{what}: the markup is not on the page, escaped: {page}"
     );
+}
+
+/// What a browser is answered at `base` with `name=value` in the query string.
+async fn asked_by_a_browser(base: &str, name: &str, value: &str) -> RawAnswer {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair(name, value)
+        .finish();
+    get(&format!("{base}/?{query}"), &[("accept", BROWSER_ACCEPT)]).await
 }
 
 #[tokio::test]
@@ -105,14 +113,7 @@ async fn markup_sent_in_any_parameter_comes_back_escaped() {
     let mut names: Vec<&str> = wx_stats::query::PARAMETERS.to_vec();
     names.push(MARKUP);
     for name in names {
-        let query = form_urlencoded::Serializer::new(String::new())
-            .append_pair(name, MARKUP)
-            .finish();
-        let answer = get(
-            &format!("{}/?{query}", door.base),
-            &[("accept", BROWSER_ACCEPT)],
-        )
-        .await;
+        let answer = asked_by_a_browser(&door.base, name, MARKUP).await;
         assert_eq!(answer.status, 400, "{name}");
         assert_eq!(answer.header("content-type"), "text/html; charset=utf-8");
         assert_escaped(&answer.text(), name);
@@ -133,14 +134,7 @@ async fn markup_in_a_document_s_field_name_comes_back_escaped() {
     .await;
     assert_eq!(stored["result"], "created", "{stored}");
     let door = serve_router(&bed.env()).await;
-    let query = form_urlencoded::Serializer::new(String::new())
-        .append_pair("field", MARKUP)
-        .finish();
-    let answer = get(
-        &format!("{}/?{query}", door.base),
-        &[("accept", BROWSER_ACCEPT)],
-    )
-    .await;
+    let answer = asked_by_a_browser(&door.base, "field", MARKUP).await;
     assert_eq!(answer.status, 400);
     let page = answer.text();
     assert_escaped(&page, "field");
